@@ -1,0 +1,71 @@
+// main.ts: argv -> Command -> run -> exit status. The one place that calls process.exit.
+import { TlsifyError, asTlsifyError, exitStatus } from './codes.ts';
+import { parseArgs, type LaunchFacts } from './config.ts';
+import { helpTexts } from './help.ts';
+import { createLog } from './log.ts';
+import { VERSION } from './version.ts';
+
+/** What bin/tlsify found open before Node started (facts §5.7); absent without the launcher. */
+function launchFacts(env: NodeJS.ProcessEnv): LaunchFacts {
+  const text = env.TLSIFY_OPEN_FDS;
+  delete env.TLSIFY_OPEN_FDS;
+  if (text === undefined) return { openFds: undefined };
+  return { openFds: new Set(text.split(' ').filter(Boolean).map(Number)) };
+}
+
+/**
+ * The launcher strips NODE_OPTIONS; if tlsify was started some other way with node flags that
+ * can leak keys or load code (--tls-keylog, --require, ...), refuse rather than run weakened.
+ */
+function refuseNodeFlags(): void {
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)];
+  if (flags.length > 0) {
+    throw new TlsifyError('config', `refusing to run with Node options (${flags.join(' ')}): they can leak keys or weaken TLS; start tlsify through bin/tlsify, which clears them`);
+  }
+}
+
+function write(fd: 1 | 2, text: string): void {
+  try {
+    require('node:fs').writeSync(fd, text);
+  } catch {
+    // stdout or stderr closed: nothing more to say.
+  }
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const facts = launchFacts(process.env);
+  try {
+    refuseNodeFlags();
+    const command = parseArgs(argv, facts);
+    switch (command.kind) {
+      case 'help':
+        write(1, helpTexts[command.topic]);
+        return 0;
+      case 'version':
+        write(1, `tlsify ${VERSION} (node ${process.versions.node}, OpenSSL ${process.versions.openssl})\n`);
+        return 0;
+      case 'connect': {
+        const { runConnect } = await import('./commands/connect.ts');
+        return await runConnect(command.config, createLog(command.config.logLevel));
+      }
+      case 'demo': {
+        const { runDemo } = await import('./commands/demo.ts');
+        return await runDemo(createLog(command.logLevel));
+      }
+    }
+  } catch (err) {
+    const e = asTlsifyError(err);
+    write(2, `tlsify: ${e.message}\n`);
+    if (e.code === 'internal' && e.stack) write(2, `${e.stack}\n`);
+    return exitStatus(e.code);
+  }
+}
+
+// EPIPE on a stream we own is handled where it happens; anything that still escapes is a bug,
+// reported as `internal`, never a Node stack trace with status 1.
+process.on('uncaughtException', (err) => {
+  write(2, `tlsify: internal error: ${err.stack ?? err.message}\n`);
+  process.exit(exitStatus('internal'));
+});
+
+void main(process.argv.slice(2)).then((status) => process.exit(status));

@@ -1,0 +1,28 @@
+// stdio.ts: plaintext streams on fds 0 and 1 of whatever kind the parent gave: pipe, socket
+// (even one socket as both 0 and 1), regular file, terminal or /dev/null. Asynchronous for
+// pipes and sockets, so a parent that stops reading stops us reading the peer, no more.
+import fs from 'node:fs';
+import net from 'node:net';
+import tty from 'node:tty';
+import type { Readable, Writable } from 'node:stream';
+
+/** Large reads keep the per-chunk cost down on bulk uploads. */
+const CHUNK = 256 * 1024;
+
+export function plaintextIn(fd = 0): Readable {
+  const stat = fs.fstatSync(fd);
+  if (stat.isSocket() || stat.isFIFO()) {
+    return new net.Socket({ fd, readable: true, writable: false, allowHalfOpen: true });
+  }
+  if (tty.isatty(fd)) return new tty.ReadStream(fd);
+  return fs.createReadStream('', { fd, autoClose: false, highWaterMark: CHUNK });
+}
+
+export function plaintextOut(fd = 1): Writable {
+  const stat = fs.fstatSync(fd);
+  if (stat.isSocket() || stat.isFIFO()) {
+    return new net.Socket({ fd, readable: false, writable: true, allowHalfOpen: true });
+  }
+  if (tty.isatty(fd)) return new tty.WriteStream(fd);
+  return fs.createWriteStream('', { fd, autoClose: false, highWaterMark: CHUNK });
+}

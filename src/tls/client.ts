@@ -1,0 +1,95 @@
+// tls/client.ts: the client handshake over our Relay, with tlsify's options and a timeout.
+// node:tls verifies against our anchors but decides nothing: rejectUnauthorized is false and
+// the verdict is trust/verify.ts's, taken before any byte is read or written (facts §5.6).
+import tls from 'node:tls';
+import { TlsifyError } from '../codes.ts';
+import type { AnchorSet } from '../trust/anchors.ts';
+import type { PeerEvidence } from '../trust/verify.ts';
+import type { Transport } from '../net/dial.ts';
+import { Relay } from './relay.ts';
+
+export interface ClientOptions {
+  readonly sni: string | undefined;
+  readonly alpn: readonly string[];
+  readonly minTls: 'TLSv1.2' | 'TLSv1.3';
+  readonly timeoutMs: number;
+}
+
+export interface Handshake {
+  readonly socket: tls.TLSSocket;
+  readonly relay: Relay;
+  readonly version: string;
+  readonly cipher: string;
+  readonly alpn: string | undefined;
+  readonly resumed: boolean;
+  readonly evidence: PeerEvidence;
+}
+
+export function handshake(transport: Transport, anchors: AnchorSet, opts: ClientOptions): Promise<Handshake> {
+  const relay = new Relay(transport.socket);
+  const socket = tls.connect({
+    socket: relay,
+    ...(opts.sni !== undefined ? { servername: opts.sni } : {}),
+    ca: [...anchors.pems],
+    // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED cannot change it; the verdict is ours.
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+    minVersion: opts.minTls,
+    ALPNProtocols: opts.alpn.length > 0 ? [...opts.alpn] : undefined,
+  });
+  relay.attach(socket);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new TlsifyError('timeout', `the TLS handshake took more than ${opts.timeoutMs} ms`));
+    }, opts.timeoutMs);
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(handshakeError(err as NodeJS.ErrnoException));
+    });
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      const cipher = socket.getCipher();
+      resolve({
+        socket,
+        relay,
+        version: socket.getProtocol() ?? cipher.version,
+        cipher: cipher.standardName ?? cipher.name,
+        alpn: socket.alpnProtocol || undefined,
+        resumed: socket.isSessionReused(),
+        evidence: {
+          chain: peerChain(socket),
+          opensslAuthorized: socket.authorized,
+          opensslError: socket.authorizationError ? String(socket.authorizationError) : undefined,
+        },
+      });
+    });
+  });
+}
+
+/**
+ * The certificates node:tls links from the leaf: the ones the peer sent plus the store's root,
+ * ending in a self-loop (facts §5.2). Only a pool for path building; never reported as such.
+ */
+function peerChain(socket: tls.TLSSocket): Buffer[] {
+  const out: Buffer[] = [];
+  const seen = new Set<string>();
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  while (cert && cert.raw && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    out.push(cert.raw);
+    cert = cert.issuerCertificate;
+  }
+  return out;
+}
+
+function handshakeError(err: NodeJS.ErrnoException): TlsifyError {
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+    return new TlsifyError('tls', `the peer closed the connection during the handshake (${err.code})`, { cause: err });
+  }
+  const alert = /alert (.*)$/i.exec(err.message);
+  const detail = alert ? `the peer sent the alert '${alert[1]}'` : err.message;
+  return new TlsifyError('tls', `TLS handshake failed: ${detail}${err.code ? ` (${err.code})` : ''}`, { cause: err });
+}
