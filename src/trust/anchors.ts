@@ -49,7 +49,7 @@ export function anchorSet(name: string, inputs: readonly AnchorInput[], skipBad?
     byDer.set(key, anchor);
     const subject = anchor.cert.subjectDer.toString('hex');
     bySubject.set(subject, [...(bySubject.get(subject) ?? []), anchor]);
-    pems.push(`-----BEGIN CERTIFICATE-----\n${key.replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`);
+    pems.push(toPem(key));
   }
   return Object.freeze({
     name,
@@ -58,4 +58,10 @@ export function anchorSet(name: string, inputs: readonly AnchorInput[], skipBad?
     bySubject: (subjectDer: Buffer) => bySubject.get(subjectDer.toString('hex')) ?? [],
     byDer: (der: Buffer) => byDer.get(der.toString('base64')),
   });
+}
+
+/** RFC 7468 §2: base64 lines of 64 characters, no empty line before the end marker. */
+function toPem(base64: string): string {
+  const lines = base64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
