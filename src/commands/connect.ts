@@ -137,7 +137,7 @@ class Session {
     const code: Code = err.code;
     if (code !== 'ok') {
       const fields = { code, exit: exitStatus(code), stack: code === 'internal' ? err.stack : undefined };
-      (code === 'internal' ? this.log.error : this.log.warn)(fields, err.message);
+      this.log.error(fields, err.message);
     }
     this.hs?.socket.destroy();
     this.transport?.socket.destroy();

@@ -1,0 +1,76 @@
+// test/e2e/cli.test.ts: the command line as a user meets it: help, version, bad flags, bad
+// values and missing files, each with its documented exit status and an expected/got message.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { codes } from '../../src/codes.ts';
+import { TLSIFY } from '../helpers/tlsify.ts';
+
+function tlsify(...args: string[]) {
+  const r = spawnSync(TLSIFY, args, { encoding: 'utf8', input: '' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('--help teaches with examples and lists every exit status', () => {
+  const r = tlsify('--help');
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /Examples:/);
+  for (const [name, c] of Object.entries(codes)) assert.match(r.stdout, new RegExp(`\\b${c.exit}\\s+${name}\\b`));
+  assert.match(tlsify('connect', '--help').stdout, /--servername NAME/);
+});
+
+test('--version names tlsify, node and OpenSSL', () => {
+  const r = tlsify('--version');
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /^tlsify \d+\.\d+\.\d+ \(node \d+.*OpenSSL/);
+});
+
+const usage: [string[], RegExp][] = [
+  [[], /expected a command \(connect, demo\), got nothing/],
+  [['frobnicate'], /expected a command \(connect, demo\), got 'frobnicate'/],
+  [['connect'], /expected one HOST:PORT, got none/],
+  [['connect', 'example.com'], /expected HOST:PORT or \[IPv6\]:PORT, got 'example.com' \(no port\)/],
+  [['connect', 'example.com:0'], /expected a port from 1 to 65535 in 'example.com:0', got '0'/],
+  [['connect', 'example.com:65536'], /got '65536'/],
+  [['connect', 'example.com:https'], /got 'https'/],
+  [['connect', '::1:443'], /IPv6 address needs brackets/],
+  [['connect', 'a:1', '--bogus'], /unknown option '--bogus'/],
+  [['connect', 'a:1', '--min-tls', '1.1'], /--min-tls: expected 1.2 or 1.3, got '1.1'/],
+  [['connect', 'a:1', '--ca'], /--ca: expected a PEM file of trusted certificates, got nothing/],
+  [['connect', 'a:1', '--ca', 'x', '--ca', 'y'], /--ca given 2 times; expected it once/],
+  [['connect', 'a:1', '--connect-timeout', '-1'], /--connect-timeout: expected seconds/],
+  [['connect', 'a:1', '--control-fd', '2'], /--control-fd: expected a descriptor number of 3 or more, or none, got '2'/],
+  [['connect', 'a:1', '--net-fd', '7'], /--net-fd 7: expected a descriptor the parent passed to tlsify, but fd 7 was not open/],
+  [['connect', 'a:1', '--log-level', 'loud'], /--log-level: expected one of fatal\|error\|warn\|info\|debug\|trace\|silent, got 'loud'/],
+  [['connect', 'a:1', '--close-on-eof=yes'], /--close-on-eof takes no value/],
+  [['connect', 'a:1', '--alpn', 'h2,,x'], /--alpn: expected comma-separated protocol names/],
+  [['connect', 'a:1', '--servername', 'bad_name!'], /--servername: /],
+];
+
+for (const [args, message] of usage) {
+  test(`usage error: tlsify ${args.join(' ') || '(nothing)'}`, () => {
+    const r = tlsify(...args);
+    assert.equal(r.status, codes.usage.exit, r.stderr);
+    assert.match(r.stderr, message);
+    assert.match(r.stderr, /^tlsify: /);
+    assert.equal(r.stdout, '');
+  });
+}
+
+test('a missing --ca file is a config error that names the file', () => {
+  const r = tlsify('connect', '127.0.0.1:9', '--ca', '/nonexistent/ca.pem', '--log-level', 'error');
+  assert.equal(r.status, codes.config.exit);
+  assert.match(r.stderr, /--ca \/nonexistent\/ca.pem: cannot read: ENOENT/);
+});
+
+test('a --ca file with no certificate in it is a config error', () => {
+  const r = tlsify('connect', '127.0.0.1:9', '--ca', '/etc/hostname');
+  assert.equal(r.status, codes.config.exit);
+  assert.match(r.stderr, /expected PEM certificates .* found none/);
+});
+
+test('node options that could leak keys are refused when tlsify is run without its launcher', () => {
+  const r = spawnSync(process.execPath, ['--tls-keylog=/dev/null', `${TLSIFY}/../../dist/tlsify.cjs`, '--version'], { encoding: 'utf8' });
+  assert.equal(r.status, codes.config.exit);
+  assert.match(r.stderr, /refusing to run with Node options \(--tls-keylog=\/dev\/null\)/);
+});
