@@ -357,12 +357,11 @@ function parseSpki(r: DerReader): Spki {
   }
 }
 
-/** Bit length of a positive INTEGER, leading sign byte ignored. */
+/** Bit length of a positive INTEGER; a leading sign byte 0x00 adds no bits (clz32(0) is 32). */
 function positiveIntegerBits(tlv: Tlv): number {
   if (decodeInteger(tlv) <= 0n) fail('a positive INTEGER', 'zero or a negative one', tlv.start);
   const v = tlv.value;
-  const first = v[0] === 0 ? 1 : 0;
-  return (v.length - first - 1) * 8 + (32 - Math.clz32(v[first]!));
+  return (v.length - 1) * 8 + (32 - Math.clz32(v[0]!));
 }
 
 /** AlgorithmIdentifier of the signature; RSASSA-PSS names its hash in the parameters. */

@@ -46,7 +46,7 @@ describe('a good peer', () => {
   });
 
   test('an IP identity is verified against the IP SAN and no SNI is sent', async () => {
-    let sni: string | false | undefined;
+    let sni: string | false | null | undefined;
     const peer = await tlsPeer(serverOptions(pki.good), (s, n) => {
       sni = s.servername;
       echoUpper(s, n);
