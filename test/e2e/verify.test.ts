@@ -137,3 +137,40 @@ describe('a peer that must be rejected', () => {
     assert.equal(peer.received(), 0);
   });
 });
+
+describe('facts §5.2: node:tls links sent certificates without checking signatures', () => {
+  // Two intermediates named alike; G is expired, E signed the leaf (which has no AKI).
+  // node:tls links the leaf to whichever comes first, so when G comes first E never reaches us.
+  async function twins() {
+    const { issue } = await import('../../src/pki/generate.ts');
+    const DAY = 86400_000;
+    const root = await issue({ subject: 'CN=Twin Root', ca: true });
+    const g = await issue({ subject: 'CN=Shared Int', ca: true, issuer: root, notBefore: new Date(Date.now() - 30 * DAY), notAfter: new Date(Date.now() - DAY) });
+    const e = await issue({ subject: 'CN=Shared Int', ca: true, issuer: root });
+    const leaf = await issue({ subject: 'CN=localhost', issuer: e, dns: ['localhost'], skipAki: true });
+    const caFile = `${pki.dir}/twin-root.pem`;
+    require('node:fs').writeFileSync(caFile, root.certPem);
+    return { g, e, leaf, caFile };
+  }
+
+  test('the reported path is the one that validates: E, never the decoy G', async () => {
+    const { g, e, leaf, caFile } = await twins();
+    const peer = await tlsPeer({ key: leaf.keyPem, cert: leaf.certPem + e.certPem + g.certPem }, echoUpper);
+    peers.push(peer);
+    const r = await runOnce(['connect', `127.0.0.1:${peer.port}`, '--ca', caFile, '--servername', 'localhost'], 'x\n');
+    assert.equal(r.status, 0, r.stderr);
+    const pins = r.events.filter((ev) => ev.name === 'cert').map((ev) => ev.fields.pin);
+    assert.equal(pins[1], e.spkiPin);
+    assert.ok(!pins.includes(g.spkiPin));
+  });
+
+  test('decoy first: tlsify fails closed (untrusted) rather than report or pin G', async () => {
+    const { g, e, leaf, caFile } = await twins();
+    const peer = await tlsPeer({ key: leaf.keyPem, cert: leaf.certPem + g.certPem + e.certPem }, echoUpper);
+    peers.push(peer);
+    const r = await runOnce(['connect', `127.0.0.1:${peer.port}`, '--ca', caFile, '--servername', 'localhost'], 'x\n');
+    assert.equal(r.status, codes.untrusted.exit);
+    assert.equal(r.stdout.length, 0);
+    assert.match(r.events.at(-1)!.fields.message!, /does not verify with the key of 'CN=Shared Int'/);
+  });
+});
