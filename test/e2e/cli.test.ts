@@ -74,3 +74,9 @@ test('node options that could leak keys are refused when tlsify is run without i
   assert.equal(r.status, codes.config.exit);
   assert.match(r.stderr, /refusing to run with Node options \(--tls-keylog=\/dev\/null\)/);
 });
+
+test('the README exit-status table is the code table', () => {
+  const readme = require('node:fs').readFileSync(require('node:path').resolve(__dirname, '../../README.md'), 'utf8') as string;
+  const rows = [...readme.matchAll(/^\| (\d+) \| `([a-z-]+)` \| (.+) \|$/gm)].map((m) => [m[2], Number(m[1]), m[3]]);
+  assert.deepEqual(rows, Object.entries(codes).map(([name, c]) => [name, c.exit, c.summary]));
+});
