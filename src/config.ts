@@ -225,7 +225,9 @@ function connectConfig(args: string[], flags: Flags, facts: LaunchFacts): Connec
   const servername = flags.string('servername', 'a host name or IP address');
   const ref = servername !== undefined ? reference(servername, '--servername') : reference(host, 'HOST');
 
-  const controlFd = resolveControlFd(flags.fd('control-fd'), facts);
+  // fd 3 is the control channel by default, unless --net-fd already claims it.
+  const controlFlag = flags.fd('control-fd');
+  const controlFd = controlFlag === undefined && netFd === 3 ? undefined : resolveControlFd(controlFlag, facts);
   if (netFd !== undefined) requireOpen(netFd, '--net-fd', facts);
   if (netFd !== undefined && netFd === controlFd) throw usage(`--net-fd and --control-fd name the same fd ${netFd}`);
 

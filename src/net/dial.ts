@@ -56,12 +56,12 @@ export async function dial(host: string, port: number, timeoutMs: number, events
     } catch (err) {
       const e = err as TlsifyError;
       timedOut ||= e.code === 'timeout';
-      failures.push(`${net.isIPv6(address) ? `[${address}]` : address}:${port} ${e.message}`);
+      failures.push(`${address} ${e.message}`);
     }
   }
-  const why = failures.join('; ');
-  if (timedOut) throw new TlsifyError('timeout', `connecting to ${host}:${port} took more than ${timeoutMs} ms (${why})`);
-  throw new TlsifyError('connect', `cannot connect to ${host}:${port}: ${why}`);
+  const tried = failures.join('; ');
+  if (timedOut) throw new TlsifyError('timeout', `no answer from ${host}:${port} within ${timeoutMs} ms (${tried})`);
+  throw new TlsifyError('connect', `cannot connect to ${host}:${port}: ${tried}`);
 }
 
 function connectOne(address: string, port: number, timeoutMs: number): Promise<net.Socket> {
@@ -69,7 +69,7 @@ function connectOne(address: string, port: number, timeoutMs: number): Promise<n
     const socket = net.connect({ host: address, port, noDelay: true });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new TlsifyError('timeout', `no answer from ${address}:${port} within ${timeoutMs} ms`));
+      reject(new TlsifyError('timeout', 'no answer'));
     }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);

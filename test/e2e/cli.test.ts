@@ -80,3 +80,10 @@ test('the README exit-status table is the code table', () => {
   const rows = [...readme.matchAll(/^\| (\d+) \| `([a-z-]+)` \| (.+) \|$/gm)].map((m) => [m[2], Number(m[1]), m[3]]);
   assert.deepEqual(rows, Object.entries(codes).map(([name, c]) => [name, c.exit, c.summary]));
 });
+
+test('--net-fd 3 takes fd 3 from the control channel instead of clashing with it', () => {
+  // A C parent's first socket() is fd 3; `--net-fd 3` must then just work (without a channel).
+  const r = spawnSync(TLSIFY, ['connect', 'localhost', '--net-fd', '3', '--ca', '/nonexistent'], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+  assert.equal(r.status, codes.config.exit, r.stderr);
+  assert.doesNotMatch(r.stderr, /name the same fd/);
+});

@@ -195,3 +195,31 @@ describe('the parent side failing', () => {
     }
   });
 });
+
+describe('connect timeout', () => {
+  test('a listener whose backlog is full never answers: timeout code within the limit', async () => {
+    const { spawn } = await import('node:child_process');
+    // Python can listen without ever accepting; node:net cannot. Fill the backlog, then wait.
+    const py = spawn('python3', ['-c', [
+      'import socket, sys, time',
+      's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+      'fill = []',
+      'for i in range(4):',
+      '    c = socket.socket(); c.setblocking(False)',
+      '    try: c.connect(s.getsockname())',
+      '    except BlockingIOError: pass',
+      '    fill.append(c)',
+      'time.sleep(0.2); print(s.getsockname()[1], flush=True); sys.stdin.read()',
+    ].join('\n')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const port = Number(await new Promise<string>((r) => py.stdout!.once('data', (d) => r(String(d)))));
+      const started = Date.now();
+      const r = await runOnce(args(port, '--connect-timeout', '0.5'), 'x');
+      assert.equal(r.status, codes.timeout.exit, r.stderr);
+      assert.ok(Date.now() - started < 5000);
+      assert.match(r.events.at(-1)!.fields.message!, /^no answer from 127\.0\.0\.1:\d+ within 500 ms/);
+    } finally {
+      py.kill();
+    }
+  });
+});
