@@ -3,7 +3,7 @@
 import { TlsifyError, asTlsifyError, exitStatus, type Code } from '../codes.ts';
 import type { ConnectConfig } from '../config.ts';
 import { noControl, openControl, type ControlChannel } from '../control/channel.ts';
-import type { Line } from '../control/frame.ts';
+import type { Fields, Line } from '../control/frame.ts';
 import type { Log } from '../log.ts';
 import { adopt, dial, type Transport } from '../net/dial.ts';
 import { plaintextIn, plaintextOut } from '../stdio.ts';
@@ -48,36 +48,42 @@ class Session {
   }
 
   private async establish(): Promise<void> {
-    const { cfg, control } = this;
+    const { cfg } = this;
     const anchors = loadAnchors(cfg.trust, (where, why) => this.log.warn({ where, why }, 'skipping an unusable system anchor'));
-    control.send('trust', { set: anchors.name, anchors: anchors.size });
+    this.emit('trust', { set: anchors.name, anchors: anchors.size });
 
     this.transport = cfg.netFd !== undefined ? adopt(cfg.netFd) : await this.dial();
     const t = this.transport;
-    control.send('connected', { address: t.remoteAddress, port: t.remotePort, 'local-address': t.localAddress, 'local-port': t.localPort, fd: cfg.netFd });
+    this.emit('connected', { address: t.remoteAddress, port: t.remotePort, 'local-address': t.localAddress, 'local-port': t.localPort, fd: cfg.netFd });
     if (this.ended) return;
 
     const hs = await handshake(t, anchors, { sni: cfg.sni, alpn: cfg.alpn, minTls: cfg.minTls, timeoutMs: cfg.handshakeTimeoutMs });
     this.hs = hs;
     if (this.ended) return void hs.socket.destroy();
-    control.send('handshake', { version: hs.version, cipher: hs.cipher, alpn: hs.alpn ?? '', sni: cfg.sni ?? '', resumed: hs.resumed });
+    this.emit('handshake', { version: hs.version, cipher: hs.cipher, alpn: hs.alpn ?? '', sni: cfg.sni ?? '', resumed: hs.resumed });
 
     const verified = verifyPeer({ anchors, references: [cfg.reference] }, hs.evidence, new Date());
     this.report(verified);
     this.flow(verified, hs);
   }
 
+  /** Every event goes to the control channel, and to the log at info level (without the DER). */
+  private emit(name: string, fields: Fields = {}): void {
+    this.control.send(name, fields);
+    this.log.info({ event: name, ...fields, der: undefined }, name);
+  }
+
   private dial(): Promise<Transport> {
     const { cfg } = this;
     return dial(cfg.host, cfg.port!, cfg.connectTimeoutMs, {
-      resolved: (addresses) => this.control.send('resolved', { host: cfg.host, addresses: addresses.join(',') }),
+      resolved: (addresses) => this.emit('resolved', { host: cfg.host, addresses: addresses.join(',') }),
     });
   }
 
   private report(v: Verified): void {
     const last = v.path.length - 1;
     v.path.forEach((cert, depth) => {
-      this.control.send('cert', {
+      this.emit('cert', {
         depth,
         role: depth === 0 ? 'leaf' : depth === last ? 'anchor' : 'intermediate',
         subject: cert.subject,
@@ -89,7 +95,7 @@ class Session {
       });
     });
     const presented = v.identity.presented;
-    this.control.send('verified', {
+    this.emit('verified', {
       identity: describeReference(v.identity.reference),
       matched: presented.type === 'other' ? presented.oid : `${presented.type}:${presented.value}`,
       how: v.identity.how,
@@ -100,9 +106,9 @@ class Session {
   }
 
   private flow(v: Verified, hs: Handshake): void {
-    this.control.send('ready');
+    this.emit('ready');
     this.pump = startPump(v, hs, { input: plaintextIn(0), output: plaintextOut(1) }, this.cfg.closeOnEof, {
-      closeSent: (reason) => this.control.send('close-sent', { reason }),
+      closeSent: (reason) => this.emit('close-sent', { reason }),
       done: (end) => this.end(new TlsifyError(end.code, end.message)),
     });
   }
@@ -111,7 +117,7 @@ class Session {
     switch (line.name) {
       case 'close':
         if (this.pump) {
-          this.control.send('ok', { command: 'close' });
+          this.emit('ok', { command: 'close' });
           this.pump.close();
         } else {
           this.abort('the close command came before the verdict');
@@ -121,7 +127,7 @@ class Session {
         this.abort('the abort command');
         return;
       default:
-        this.control.send('error', { code: 'unknown-command', message: `expected close or abort, got '${line.name}'` });
+        this.emit('error', { code: 'unknown-command', message: `expected close or abort, got '${line.name}'` });
     }
   }
 
@@ -141,7 +147,7 @@ class Session {
     }
     this.hs?.socket.destroy();
     this.transport?.socket.destroy();
-    this.control.send('end', { code, exit: exitStatus(code), message: err.message });
+    this.emit('end', { code, exit: exitStatus(code), message: err.message });
     void this.control.flush(2000).then(() => this.settle(exitStatus(code)));
   }
 }
