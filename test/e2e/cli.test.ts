@@ -87,3 +87,12 @@ test('--net-fd 3 takes fd 3 from the control channel instead of clashing with it
   assert.equal(r.status, codes.config.exit, r.stderr);
   assert.doesNotMatch(r.stderr, /name the same fd/);
 });
+
+test('tlsify demo: a first run with no network shows the transcript and the echo, exit 0', () => {
+  const r = tlsify('demo');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /fd 3> +hello proto=1/);
+  assert.match(r.stdout, /fd 3> +cert depth=0 role=leaf .*pin=sha256\//);
+  assert.match(r.stdout, /stdout> echo: hello through tlsify/);
+  assert.match(r.stdout, /fd 3> +end code=ok exit=0/);
+});
