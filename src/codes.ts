@@ -16,6 +16,8 @@ export const codes = {
   truncated: { exit: 12, summary: 'the peer stream ended without close_notify (TCP EOF or reset)' },
   aborted: { exit: 13, summary: 'stopped by the parent: the abort command, or SIGINT/SIGTERM/SIGHUP' },
   'local-io': { exit: 14, summary: 'local I/O failed: stdout closed by the parent (EPIPE), stdin unreadable' },
+  revoked: { exit: 15, summary: 'a certificate on the path is revoked (CRL or OCSP), or a required staple is missing' },
+  rejected: { exit: 16, summary: 'the parent rejected the peer, or did not answer in time (--hold)' },
   internal: { exit: 70, summary: 'a bug in tlsify: please report it with the log' },
 } as const satisfies Record<string, { exit: number; summary: string }>;
 

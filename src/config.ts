@@ -2,37 +2,54 @@
 // Every error says what was expected, what came, and for which flag (STYLE habit 4).
 import parser from 'yargs-parser';
 import { TlsifyError } from './codes.ts';
-import { dnsReference, NameError, type ReferenceId } from './trust/names.ts';
+import { parseTlsa } from './trust/dane.ts';
+import { dnsReference, srvReference, uriReference, type ReferenceId } from './trust/names.ts';
+import { parsePins } from './trust/pins.ts';
+import type { CaSet, Pin, TrustPolicy } from './trust/policy.ts';
+import { parseCaSet } from './trust/store.ts';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
-
-export type TrustSource = { readonly kind: 'system' } | { readonly kind: 'file'; readonly path: string };
 
 export interface ConnectConfig {
   readonly host: string;
   /** Undefined only with --net-fd, where HOST[:PORT] just names the peer. */
   readonly port: number | undefined;
-  /** The identity the certificate must carry (RFC 9525 reference identifier). */
-  readonly reference: ReferenceId;
   /** SNI to send; undefined for IP identities (RFC 6066 §3: SNI cannot carry an address). */
   readonly sni: string | undefined;
-  readonly trust: TrustSource;
+  readonly policy: TrustPolicy;
   readonly alpn: readonly string[];
   readonly minTls: 'TLSv1.2' | 'TLSv1.3';
   readonly connectTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
+  /** --hold: wait this long for the parent's accept/reject after tlsify's own checks pass. */
+  readonly holdMs: number | undefined;
   readonly netFd: number | undefined;
   readonly controlFd: number | undefined;
   readonly closeOnEof: boolean;
   readonly logLevel: LogLevel;
 }
 
+export interface VerifyConfig {
+  readonly chainFile: string;
+  readonly policy: TrustPolicy;
+  readonly at: Date | undefined;
+  readonly logLevel: LogLevel;
+}
+
+export type PinConfig =
+  | { readonly mode: 'files'; readonly files: readonly string[]; readonly hpkp: boolean; readonly backup: readonly string[]; readonly maxAge: number; readonly includeSubDomains: boolean }
+  | { readonly mode: 'connect'; readonly connect: ConnectConfig };
+
+export type Topic = 'main' | 'connect' | 'verify' | 'pin' | 'demo';
+
 export type Command =
-  | { readonly kind: 'help'; readonly topic: 'main' | 'connect' | 'demo' }
+  | { readonly kind: 'help'; readonly topic: Topic }
   | { readonly kind: 'version' }
   | { readonly kind: 'demo'; readonly logLevel: LogLevel }
-  | { readonly kind: 'connect'; readonly config: ConnectConfig };
+  | { readonly kind: 'connect'; readonly config: ConnectConfig }
+  | { readonly kind: 'verify'; readonly config: VerifyConfig }
+  | { readonly kind: 'pin'; readonly config: PinConfig };
 
 /** What the launcher (bin/tlsify) saw before Node started: which inherited fds were open. */
 export interface LaunchFacts {
@@ -40,8 +57,21 @@ export interface LaunchFacts {
   readonly openFds: ReadonlySet<number> | undefined;
 }
 
-const stringFlags = ['ca', 'servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'log-level'] as const;
-const booleanFlags = ['help', 'version', 'close-on-eof'] as const;
+const trustFlags = ['ca', 'ca-set', 'pin', 'tlsa', 'crl', 'ocsp', 'srv-id', 'uri-id', 'pin-only', 'pin-report-only'] as const;
+const connectFlags = ['servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'close-on-eof', 'hold', 'hold-timeout'] as const;
+
+/** Which flags each command takes; anything else is a usage error, not a silent no-op. */
+const commandFlags: Record<'connect' | 'verify' | 'pin' | 'demo', readonly string[]> = {
+  connect: [...trustFlags, ...connectFlags, 'log-level'],
+  verify: [...trustFlags, 'chain', 'host', 'ip', 'at', 'log-level'],
+  pin: [...trustFlags, ...connectFlags, 'connect', 'hpkp', 'backup', 'max-age', 'include-subdomains', 'log-level'],
+  demo: ['log-level'],
+};
+
+const stringFlags = ['servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'log-level', 'ocsp', 'hold-timeout', 'chain', 'host', 'ip', 'at', 'connect', 'max-age'] as const;
+/** Flags that may be given more than once; each value may itself be a list where noted. */
+const arrayFlags = ['ca', 'ca-set', 'pin', 'tlsa', 'crl', 'srv-id', 'uri-id', 'backup'] as const;
+const booleanFlags = ['help', 'version', 'close-on-eof', 'pin-only', 'pin-report-only', 'hold', 'hpkp', 'include-subdomains'] as const;
 
 const parserConfig: Partial<parser.Configuration> = {
   'unknown-options-as-args': true,
@@ -62,14 +92,16 @@ function usage(message: string): TlsifyError {
   return new TlsifyError('usage', message);
 }
 
+const commands = ['connect', 'verify', 'pin', 'demo'] as const;
+const commandList = commands.join(', ');
+
 /** Parse argv (without node and script). Throws TlsifyError('usage') on anything off. */
 export function parseArgs(argv: readonly string[], facts: LaunchFacts): Command {
-  for (const arg of argv) {
-    const m = /^--(help|version|close-on-eof)=(.*)$/s.exec(arg);
-    if (m) throw usage(`--${m[1]} takes no value, got '${arg}'`);
-  }
+  const booleanValue = new RegExp(`^--(${booleanFlags.join('|')})=`);
+  const given = argv.find((a) => booleanValue.test(a));
+  if (given !== undefined) throw usage(`--${given.slice(2, given.indexOf('='))} takes no value, got '${given}'`);
   const parsed = parser([...argv], {
-    string: [...stringFlags],
+    string: [...stringFlags, ...arrayFlags],
     boolean: [...booleanFlags],
     alias: { help: ['h'], version: ['V'] },
     configuration: parserConfig,
@@ -87,21 +119,28 @@ export function parseArgs(argv: readonly string[], facts: LaunchFacts): Command 
   if (flags.bool('version')) return { kind: 'version' };
   if (command === undefined) {
     if (flags.bool('help')) return { kind: 'help', topic: 'main' };
-    throw usage("expected a command (connect, demo), got nothing; try 'tlsify --help'");
+    throw usage(`expected a command (${commandList}), got nothing; try 'tlsify --help'`);
   }
-  switch (command) {
-    case 'help':
-      return { kind: 'help', topic: args[0] === 'connect' || args[0] === 'demo' ? args[0] : 'main' };
+  if (command === 'help') {
+    const topic = (commands as readonly string[]).includes(args[0] ?? '') ? (args[0] as Topic) : 'main';
+    return { kind: 'help', topic };
+  }
+  if (!(commands as readonly string[]).includes(command)) {
+    throw usage(`expected a command (${commandList}), got '${command}'`);
+  }
+  const name = command as (typeof commands)[number];
+  if (flags.bool('help')) return { kind: 'help', topic: name };
+  flags.allowOnly(commandFlags[name], name);
+  switch (name) {
     case 'connect':
-      if (flags.bool('help')) return { kind: 'help', topic: 'connect' };
       return { kind: 'connect', config: connectConfig(args, flags, facts) };
+    case 'verify':
+      return { kind: 'verify', config: verifyConfig(args, flags) };
+    case 'pin':
+      return { kind: 'pin', config: pinConfig(args, flags, facts) };
     case 'demo':
-      if (flags.bool('help')) return { kind: 'help', topic: 'demo' };
-      flags.allowOnly(['log-level'], 'demo');
       if (args.length > 0) throw usage(`demo takes no arguments, got '${args.join(' ')}'`);
       return { kind: 'demo', logLevel: flags.logLevel() };
-    default:
-      throw usage(`expected a command (connect, demo), got '${command}'`);
   }
 }
 
@@ -110,7 +149,8 @@ class Flags {
   constructor(private readonly parsed: parser.Arguments) {}
 
   given(name: string): boolean {
-    return this.parsed[name] !== undefined && this.parsed[name] !== false;
+    const v = this.parsed[name];
+    return v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0);
   }
 
   bool(name: (typeof booleanFlags)[number]): boolean {
@@ -127,8 +167,18 @@ class Flags {
     return s;
   }
 
+  /** Every value of a repeatable flag, in order. */
+  list(name: (typeof arrayFlags)[number], what: string): string[] {
+    const v = this.parsed[name];
+    if (v === undefined) return [];
+    const values = (Array.isArray(v) ? v : [v]).map(String);
+    if (values.includes('')) throw usage(`--${name}: expected ${what}, got nothing`);
+    return values;
+  }
+
   allowOnly(allowed: readonly string[], command: string): void {
-    for (const name of [...stringFlags, 'close-on-eof']) {
+    for (const name of [...stringFlags, ...arrayFlags, ...booleanFlags]) {
+      if (name === 'help' || name === 'version') continue;
       if (!allowed.includes(name) && this.given(name)) throw usage(`--${name} does not apply to '${command}'`);
     }
   }
@@ -141,7 +191,7 @@ class Flags {
     return v as LogLevel;
   }
 
-  seconds(name: 'connect-timeout' | 'handshake-timeout', fallback: number): number {
+  seconds(name: 'connect-timeout' | 'handshake-timeout' | 'hold-timeout', fallback: number): number {
     const v = this.string(name, 'a number of seconds');
     if (v === undefined) return fallback * 1000;
     if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0 || Number(v) > 86400) {
@@ -187,11 +237,13 @@ export function parseTarget(text: string, portOptional: boolean): { host: string
   return { host, port: Number(portText) };
 }
 
-function reference(name: string, flag: string): ReferenceId {
+/** Run a parser from another module and turn its error into a usage error for `flag`. */
+function asUsage<T>(flag: string, parse: () => T): T {
   try {
-    return dnsReference(name);
+    return parse();
   } catch (err) {
-    if (err instanceof NameError) throw usage(`${flag}: ${err.message}`);
+    if (err instanceof TlsifyError) throw err;
+    if (err instanceof Error && err.name !== 'TypeError' && err.name !== 'RangeError') throw usage(`${flag}: ${err.message}`);
     throw err;
   }
 }
@@ -215,6 +267,51 @@ function minTls(flags: Flags): 'TLSv1.2' | 'TLSv1.3' {
   throw usage(`--min-tls: expected 1.2 or 1.3, got '${v}'`);
 }
 
+/**
+ * The trust options shared by connect, verify and pin. `primary` is the DNS-ID or IP-ID from
+ * HOST/--servername (or --host/--ip); --srv-id and --uri-id add reference identifiers.
+ */
+function trustPolicy(flags: Flags, primary: ReferenceId[]): TrustPolicy {
+  const caSets = [
+    ...flags.list('ca', 'a PEM file of trusted certificates').map((path): CaSet => ({ kind: 'file', path })),
+    ...flags.list('ca-set', 'a CA set').map((text) => parseCaSet(text)),
+  ];
+  const pins = dedupe(flags.list('pin', 'one or more pins').flatMap((text) => asUsage('--pin', () => parsePins(text, '--pin'))));
+  const tlsa = flags.list('tlsa', "a TLSA record 'U S M HEX'").map((text) => asUsage('--tlsa', () => parseTlsa(text)));
+  const pinOnly = flags.bool('pin-only');
+  const reportOnly = flags.bool('pin-report-only');
+  if (pinOnly && reportOnly) throw usage('--pin-only and --pin-report-only exclude each other: pins either authenticate or only report');
+  if ((pinOnly || reportOnly) && pins.length === 0) throw usage(`--${pinOnly ? 'pin-only' : 'pin-report-only'} needs at least one --pin`);
+  if (pinOnly && (caSets.length > 0 || tlsa.length > 0)) throw usage('--pin-only replaces CA validation: do not combine it with --ca, --ca-set or --tlsa');
+
+  // What authenticates: explicit CA sets; else TLSA records alone (RFC 7671: DANE is not PKIX);
+  // else pins alone with --pin-only; else the system store.
+  const sets: CaSet[] = caSets.length > 0 ? caSets : tlsa.length > 0 || pinOnly ? [{ kind: 'none' }] : [{ kind: 'system' }];
+  const none = sets.some((set) => set.kind === 'none');
+  if (none && sets.length > 1) throw usage("--ca-set none cannot be combined with another CA set");
+  if (none && tlsa.length === 0 && !pinOnly) {
+    throw usage('--ca-set none trusts no CA: give --tlsa records, or pins with --pin-only, to authenticate the peer');
+  }
+
+  const srv = flags.list('srv-id', 'an SRV-ID like _xmpp-client.example.com').map((id) => asUsage('--srv-id', () => srvReference(id)));
+  const uri = flags.list('uri-id', 'a URI-ID like sip:example.com').map((id) => asUsage('--uri-id', () => uriReference(id)));
+  const ocsp = flags.string('ocsp', 'off, check or require') ?? 'off';
+  if (ocsp !== 'off' && ocsp !== 'check' && ocsp !== 'require') throw usage(`--ocsp: expected off, check or require, got '${ocsp}'`);
+  return Object.freeze({
+    caSets: Object.freeze(sets),
+    references: Object.freeze([...primary, ...srv, ...uri]),
+    pins: Object.freeze(pins),
+    pinMode: pinOnly ? 'pin-only' : reportOnly ? 'report-only' : 'enforce',
+    tlsa: Object.freeze(tlsa),
+    crlFiles: Object.freeze(flags.list('crl', 'a file of CRLs')),
+    ocsp,
+  });
+}
+
+function dedupe(pins: Pin[]): Pin[] {
+  return pins.filter((pin, i) => pins.findIndex((p) => p.text === pin.text) === i);
+}
+
 function connectConfig(args: string[], flags: Flags, facts: LaunchFacts): ConnectConfig {
   const netFd = flags.fd('net-fd');
   if (netFd === 'none') throw usage("--net-fd: expected a descriptor number, got 'none'");
@@ -223,29 +320,88 @@ function connectConfig(args: string[], flags: Flags, facts: LaunchFacts): Connec
   }
   const { host, port } = parseTarget(args[0]!, netFd !== undefined);
   const servername = flags.string('servername', 'a host name or IP address');
-  const ref = servername !== undefined ? reference(servername, '--servername') : reference(host, 'HOST');
+  const ref = servername !== undefined ? asUsage('--servername', () => dnsReference(servername)) : asUsage('HOST', () => dnsReference(host));
 
   // fd 3 is the control channel by default, unless --net-fd already claims it.
   const controlFlag = flags.fd('control-fd');
   const controlFd = controlFlag === undefined && netFd === 3 ? undefined : resolveControlFd(controlFlag, facts);
   if (netFd !== undefined) requireOpen(netFd, '--net-fd', facts);
   if (netFd !== undefined && netFd === controlFd) throw usage(`--net-fd and --control-fd name the same fd ${netFd}`);
+  const hold = flags.bool('hold');
+  if (!hold && flags.given('hold-timeout')) throw usage('--hold-timeout goes with --hold');
+  if (hold && controlFd === undefined) throw usage('--hold waits for accept or reject on the control channel, but there is none (pass fd 3, or --control-fd N)');
 
-  const ca = flags.string('ca', 'a PEM file of trusted certificates');
   return Object.freeze({
     host,
     port,
-    reference: ref,
     sni: ref.type === 'dns' ? ref.name : undefined,
-    trust: ca === undefined ? { kind: 'system' as const } : { kind: 'file' as const, path: ca },
+    policy: trustPolicy(flags, [ref]),
     alpn: Object.freeze(alpnList(flags)),
     minTls: minTls(flags),
     connectTimeoutMs: flags.seconds('connect-timeout', 10),
     handshakeTimeoutMs: flags.seconds('handshake-timeout', 10),
+    holdMs: hold ? flags.seconds('hold-timeout', 30) : undefined,
     netFd,
     controlFd,
     closeOnEof: flags.bool('close-on-eof'),
     logLevel: flags.logLevel(),
+  });
+}
+
+function verifyConfig(args: string[], flags: Flags): VerifyConfig {
+  if (args.length > 0) throw usage(`verify takes no arguments, got '${args.join(' ')}' (use --chain FILE)`);
+  const chainFile = flags.string('chain', 'a PEM file with the chain, leaf first');
+  if (chainFile === undefined) throw usage('verify: expected --chain FILE (PEM, leaf first)');
+  const host = flags.string('host', 'a host name');
+  const ip = flags.string('ip', 'an IP address');
+  if (host !== undefined && ip !== undefined) throw usage('verify: give --host or --ip, not both');
+  const primary = host !== undefined ? [asUsage('--host', () => dnsReference(host))] : ip !== undefined ? [ipReference(ip)] : [];
+  if (primary.length === 0 && !flags.given('srv-id') && !flags.given('uri-id')) {
+    throw usage('verify: expected an identity to check: --host NAME, --ip ADDR, --srv-id or --uri-id');
+  }
+  return Object.freeze({ chainFile, policy: trustPolicy(flags, primary), at: atTime(flags), logLevel: flags.logLevel() });
+}
+
+function ipReference(ip: string): ReferenceId {
+  const ref = asUsage('--ip', () => dnsReference(ip));
+  if (ref.type !== 'ip') throw usage(`--ip: expected an IPv4 or IPv6 address, got '${ip}'`);
+  return ref;
+}
+
+function atTime(flags: Flags): Date | undefined {
+  const v = flags.string('at', 'an ISO 8601 time like 2027-03-01T00:00:00Z');
+  if (v === undefined) return undefined;
+  // ISO 8601 with a date and, if there is a time, an explicit zone: no guessing of local time.
+  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(v) || Number.isNaN(Date.parse(v))) {
+    throw usage(`--at: expected an ISO 8601 time like 2027-03-01 or 2027-03-01T12:00:00Z, got '${v}'`);
+  }
+  return new Date(v);
+}
+
+function pinConfig(args: string[], flags: Flags, facts: LaunchFacts): PinConfig {
+  const target = flags.string('connect', 'HOST:PORT');
+  if (target !== undefined) {
+    if (args.length > 0) throw usage(`pin --connect takes no files, got '${args.join(' ')}'`);
+    if (flags.bool('hpkp')) throw usage('--hpkp goes with pin FILE, not --connect');
+    return { mode: 'connect', connect: connectConfig([target], flags, facts) };
+  }
+  for (const name of [...trustFlags, ...connectFlags]) {
+    if (flags.given(name)) throw usage(`--${name} applies to 'pin --connect' only`);
+  }
+  const hpkp = flags.bool('hpkp');
+  const backup = flags.list('backup', 'a file with a backup key or certificate');
+  if (!hpkp && (backup.length > 0 || flags.given('max-age') || flags.given('include-subdomains'))) {
+    throw usage('--backup, --max-age and --include-subdomains go with --hpkp');
+  }
+  const maxAgeText = flags.string('max-age', 'seconds') ?? '5184000';
+  if (!/^\d{1,10}$/.test(maxAgeText)) throw usage(`--max-age: expected whole seconds, got '${maxAgeText}'`);
+  return Object.freeze({
+    mode: 'files' as const,
+    files: Object.freeze(args.length > 0 ? args : ['-']),
+    hpkp,
+    backup: Object.freeze(backup),
+    maxAge: Number(maxAgeText),
+    includeSubDomains: flags.bool('include-subdomains'),
   });
 }
 

@@ -5,12 +5,33 @@ const exitTable = Object.entries(codes)
   .map(([name, c]) => `  ${String(c.exit).padStart(3)}  ${name.padEnd(14)} ${c.summary}`)
   .join('\n');
 
+const trustOptions = `  --srv-id _SERVICE.NAME     also accept this SRV-ID (RFC 4985), e.g. _xmpp-client.example.com
+  --uri-id URI              also accept this URI-ID, e.g. sip:example.com
+Trust (the union of the CA sets; default: system):
+  --ca-set SET              system | bundled | system-no-local | file:PATH | dir:PATH | @NAME | none
+                            (@NAME is $XDG_CONFIG_HOME/tlsify/ca-sets/NAME.pem); repeatable
+  --ca FILE                 short for --ca-set file:FILE
+  --pin PIN                 the validated path (anchor included) must hold this SPKI; forms:
+                            sha256//B64, sha256/B64, pin-sha256="B64"; repeatable or ';'-separated
+  --pin-report-only         report a pin mismatch, do not reject for it
+  --pin-only                pins replace CA validation: the leaf key must match a pin; no CA,
+                            name or expiry check (as DANE-EE); for self-signed private servers
+  --tlsa 'U S M HEX'        DANE: a TLSA record (usage 2 DANE-TA or 3 DANE-EE); with --tlsa and
+                            no --ca/--ca-set, only TLSA records authenticate (RFC 7671)
+  --crl FILE                check the path against the CRLs in FILE (several in one file work)
+  --ocsp off|check|require  ask for a stapled OCSP response and check it; require rejects a
+                            missing or unusable one (default off; must-staple certificates
+                            always need one under check)
+`;
+
 const main = `tlsify: TLS for programs that would rather not link a TLS library.
 
 Usage:
   tlsify connect HOST:PORT [options]   dial, verify the peer, then relay plaintext
+  tlsify verify --chain FILE [options] the same verdict offline, on a PEM chain
+  tlsify pin [FILE|-]...               SPKI pins of certificates and keys (--connect: of a server)
   tlsify demo                          a first run with no network (a local CA and server)
-  tlsify --help | connect --help | --version
+  tlsify --help | COMMAND --help | --version
 
 Plaintext goes in on stdin and comes out on stdout; events come out on fd 3 when the
 parent passed one (protocol/control.md); logs go to stderr as JSON.
@@ -29,11 +50,10 @@ const connect = `Usage: tlsify connect HOST:PORT [options]
 Dial HOST:PORT (a DNS name, an IPv4 address, or [IPv6]), do TLS, verify the peer, and only
 then relay stdin -> peer and peer -> stdout. Nothing is read or written before the verdict.
 
-Trust and identity:
-  --ca FILE                 trust only the PEM certificates in FILE (default: the system store,
-                            SSL_CERT_FILE / SSL_CERT_DIR honoured as OpenSSL does)
+Identity (RFC 9525; names only from subjectAltName, never the CN):
   --servername NAME         the name to send as SNI and to verify instead of HOST; an IP
                             address here verifies an IP identity and sends no SNI
+${trustOptions}
 TLS:
   --min-tls 1.2|1.3         lowest TLS version accepted (default 1.2)
   --alpn LIST               offer these ALPN protocols, comma-separated (e.g. h2,http/1.1)
@@ -44,6 +64,9 @@ Transport:
   --handshake-timeout SEC   give up on the handshake and verdict after SEC seconds (default 10)
   --close-on-eof            on stdin EOF send close_notify and exit at once; the default is to
                             half-close and keep relaying what the peer sends until it closes
+  --hold                    after tlsify's own checks pass, wait for 'accept' or 'reject' from the
+                            parent on the control channel before any plaintext flows
+  --hold-timeout SEC        reject when the parent has not answered (default 30)
 Channels:
   --control-fd N|none       write events to (and read commands from) fd N (default 3, used
                             only when the parent passed it)
@@ -57,6 +80,35 @@ Examples:
 Exit status: see 'tlsify --help'.
 `;
 
+const verify = `Usage: tlsify verify --chain FILE (--host NAME | --ip ADDR | --srv-id ID | --uri-id URI)
+                     [trust options] [--at TIME]
+
+Runs the verdict of 'connect' on a PEM chain (leaf first) with no network: would this chain
+pass this policy, now or at TIME (ISO 8601, e.g. 2027-03-01 or 2027-03-01T12:00:00Z)? Prints
+the control lines connect would send and exits with the same status.
+
+${trustOptions}
+Example:
+  tlsify verify --chain chain.pem --host mirror.example.org --ca-set @our-org --at 2027-03-01
+`;
+
+const pin = `Usage: tlsify pin [FILE|-]...
+       tlsify pin --hpkp --backup FILE [--max-age SEC] [--include-subdomains] [FILE|-]...
+       tlsify pin --connect HOST:PORT [connect and trust options]
+
+Prints the SPKI pin of every certificate, public key or private key in the files (PEM or DER),
+one line each: sha256//B64 pin-sha256="B64" SUBJECT. Nothing of a private key is printed.
+With --hpkp, prints a ready Public-Key-Pins header value from those keys and the backup keys
+(RFC 7469 §4.3 requires a backup; --max-age defaults to 5184000, 60 days).
+With --connect, connects, verifies as 'connect' would, and prints the pins of the validated
+path by depth (leaf, intermediates, anchor).
+
+Examples:
+  tlsify pin server.crt
+  tlsify pin --hpkp --backup backup-key.pem server.crt
+  tlsify pin --connect example.com:443
+`;
+
 const demo = `Usage: tlsify demo
 
 Makes a throw-away CA and a TLS echo server on 127.0.0.1, runs a real 'tlsify connect'
@@ -64,4 +116,4 @@ child against it with the control channel on fd 3, and shows the transcript and 
 data. Needs no network; leaves nothing behind.
 `;
 
-export const helpTexts = { main, connect, demo } as const;
+export const helpTexts = { main, connect, verify, pin, demo } as const;

@@ -48,6 +48,14 @@ async function main(argv: readonly string[]): Promise<number> {
         const { runConnect } = await import('./commands/connect.ts');
         return await runConnect(command.config, createLog(command.config.logLevel));
       }
+      case 'verify': {
+        const { runVerify } = await import('./commands/verify.ts');
+        return runVerify(command.config, createLog(command.config.logLevel), (text) => write(1, text));
+      }
+      case 'pin': {
+        const { runPinCommand } = await import('./commands/pin-main.ts');
+        return await runPinCommand(command.config, (text) => write(1, text));
+      }
       case 'demo': {
         const { runDemo } = await import('./commands/demo.ts');
         return await runDemo(createLog(command.logLevel));

@@ -9,18 +9,21 @@ import { adopt, dial, type Transport } from '../net/dial.ts';
 import { plaintextIn, plaintextOut } from '../stdio.ts';
 import { handshake, type Handshake } from '../tls/client.ts';
 import { startPump, type Pump } from '../tls/pump.ts';
-import { loadAnchors } from '../trust/store.ts';
-import { describeReference } from '../trust/names.ts';
+import { loadPolicy } from '../trust/load.ts';
 import { verifyPeer, type Verified } from '../trust/verify.ts';
 import { PROTOCOL_VERSION, VERSION } from '../version.ts';
+import { verdictEvents } from './events.ts';
 
-export async function runConnect(cfg: ConnectConfig, log: Log): Promise<number> {
+/** For `tlsify pin --connect`: take the verdict, print from it, and close without relaying. */
+export type AfterVerdict = (v: Verified) => void;
+
+export async function runConnect(cfg: ConnectConfig, log: Log, afterVerdict?: AfterVerdict): Promise<number> {
   const control = cfg.controlFd === undefined ? noControl : openControl(cfg.controlFd, (err) =>
     log.warn({ err: err.message, fd: cfg.controlFd }, 'control channel lost; the data keeps flowing'),
   );
   control.send('hello', { proto: PROTOCOL_VERSION, tlsify: VERSION, pid: process.pid });
 
-  const session = new Session(cfg, log, control);
+  const session = new Session(cfg, log, control, afterVerdict);
   process.once('SIGINT', () => session.abort('SIGINT'));
   process.once('SIGTERM', () => session.abort('SIGTERM'));
   process.once('SIGHUP', () => session.abort('SIGHUP'));
@@ -35,11 +38,14 @@ class Session {
   private settle!: (status: number) => void;
   private readonly result = new Promise<number>((resolve) => (this.settle = resolve));
   private ended = false;
+  /** Set while --hold waits for the parent's accept or reject. */
+  private verdict: ((accepted: boolean, reason: string | undefined) => void) | undefined;
 
   constructor(
     private readonly cfg: ConnectConfig,
     private readonly log: Log,
     private readonly control: ControlChannel,
+    private readonly afterVerdict: AfterVerdict | undefined,
   ) {}
 
   async run(): Promise<number> {
@@ -49,22 +55,45 @@ class Session {
 
   private async establish(): Promise<void> {
     const { cfg } = this;
-    const anchors = loadAnchors(cfg.trust, (where, why) => this.log.warn({ where, why }, 'skipping an unusable system anchor'));
-    this.emit('trust', { set: anchors.name, anchors: anchors.size });
+    const lp = loadPolicy(cfg.policy, this.log);
+    this.emit('trust', { set: lp.anchors.name, anchors: lp.anchors.size, pins: cfg.policy.pins.length || undefined, 'pin-mode': cfg.policy.pins.length ? cfg.policy.pinMode : undefined, tlsa: cfg.policy.tlsa.length || undefined, crls: lp.crls.length || undefined, ocsp: cfg.policy.ocsp === 'off' ? undefined : cfg.policy.ocsp });
 
     this.transport = cfg.netFd !== undefined ? adopt(cfg.netFd) : await this.dial();
     const t = this.transport;
     this.emit('connected', { address: t.remoteAddress, port: t.remotePort, 'local-address': t.localAddress, 'local-port': t.localPort, fd: cfg.netFd });
     if (this.ended) return;
 
-    const hs = await handshake(t, anchors, { sni: cfg.sni, alpn: cfg.alpn, minTls: cfg.minTls, timeoutMs: cfg.handshakeTimeoutMs });
+    const hs = await handshake(t, lp.anchors, { sni: cfg.sni, alpn: cfg.alpn, minTls: cfg.minTls, timeoutMs: cfg.handshakeTimeoutMs, requestOcsp: cfg.policy.ocsp !== 'off' });
     this.hs = hs;
     if (this.ended) return void hs.socket.destroy();
     this.emit('handshake', { version: hs.version, cipher: hs.cipher, alpn: hs.alpn ?? '', sni: cfg.sni ?? '', resumed: hs.resumed });
 
-    const verified = verifyPeer({ anchors, references: [cfg.reference] }, hs.evidence, new Date());
+    const verified = verifyPeer(lp, hs.evidence, new Date(), (event, fields) => this.emit(event, fields));
     this.report(verified);
+    if (this.afterVerdict) {
+      this.afterVerdict(verified);
+      return this.end(new TlsifyError('ok', 'verified; not relaying (pin --connect)'));
+    }
+    if (cfg.holdMs !== undefined && !(await this.hold(cfg.holdMs))) return;
     this.flow(verified, hs);
+  }
+
+  /** --hold: the parent has the last word (its own pin database, say) before any plaintext. */
+  private hold(ms: number): Promise<boolean> {
+    this.emit('hold', { timeout: ms / 1000 });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.end(new TlsifyError('rejected', `no accept or reject from the parent within ${ms / 1000} s (--hold)`));
+        resolve(false);
+      }, ms);
+      this.verdict = (accepted, reason) => {
+        clearTimeout(timer);
+        this.verdict = undefined;
+        if (!accepted) this.end(new TlsifyError('rejected', `the parent rejected the peer${reason ? `: ${reason}` : ''}`));
+        else this.emit('ok', { command: 'accept' });
+        resolve(accepted && !this.ended);
+      };
+    });
   }
 
   /** Every event goes to the control channel, and to the log at info level (without the DER). */
@@ -81,28 +110,7 @@ class Session {
   }
 
   private report(v: Verified): void {
-    const last = v.path.length - 1;
-    v.path.forEach((cert, depth) => {
-      this.emit('cert', {
-        depth,
-        role: depth === 0 ? 'leaf' : depth === last ? 'anchor' : 'intermediate',
-        subject: cert.subject,
-        issuer: cert.issuer,
-        'not-before': cert.notBefore.toISOString(),
-        'not-after': cert.notAfter.toISOString(),
-        pin: cert.pin,
-        der: cert.der.toString('base64'),
-      });
-    });
-    const presented = v.identity.presented;
-    this.emit('verified', {
-      identity: describeReference(v.identity.reference),
-      matched: presented.type === 'other' ? presented.oid : `${presented.type}:${presented.value}`,
-      how: v.identity.how,
-      'ca-set': v.anchorSet,
-      anchor: v.anchor.cert.subject,
-      'anchor-source': v.anchor.source,
-    });
+    for (const [name, fields] of verdictEvents(v, this.cfg.policy)) this.emit(name, fields);
   }
 
   private flow(v: Verified, hs: Handshake): void {
@@ -123,11 +131,16 @@ class Session {
           this.abort('the close command came before the verdict');
         }
         return;
+      case 'accept':
+      case 'reject':
+        if (this.verdict) this.verdict(line.name === 'accept', line.fields.get('reason'));
+        else this.emit('error', { code: 'not-holding', message: `${line.name} answers a hold event; no verdict is pending` });
+        return;
       case 'abort':
         this.abort('the abort command');
         return;
       default:
-        this.emit('error', { code: 'unknown-command', message: `expected close or abort, got '${line.name}'` });
+        this.emit('error', { code: 'unknown-command', message: `expected close, abort, accept or reject, got '${line.name}'` });
     }
   }
 
@@ -138,6 +151,7 @@ class Session {
   }
 
   private end(err: TlsifyError): void {
+    this.verdict = undefined;
     if (this.ended) return;
     this.ended = true;
     const code: Code = err.code;
@@ -151,3 +165,4 @@ class Session {
     void this.control.flush(2000).then(() => this.settle(exitStatus(code)));
   }
 }
+

@@ -13,6 +13,8 @@ export interface ClientOptions {
   readonly alpn: readonly string[];
   readonly minTls: 'TLSv1.2' | 'TLSv1.3';
   readonly timeoutMs: number;
+  /** Ask the server to staple an OCSP response (status_request). */
+  readonly requestOcsp: boolean;
 }
 
 export interface Handshake {
@@ -36,8 +38,13 @@ export function handshake(transport: Transport, anchors: AnchorSet, opts: Client
     checkServerIdentity: () => undefined,
     minVersion: opts.minTls,
     ALPNProtocols: opts.alpn.length > 0 ? [...opts.alpn] : undefined,
+    // In node:tls since v0.11 but missing from @types/node's ConnectionOptions.
+    ...({ requestOCSP: opts.requestOcsp } as object),
   });
   relay.attach(socket);
+  // Emitted before 'secureConnect', with null when nothing was stapled (facts §5.5).
+  let staple: Buffer | null | undefined;
+  if (opts.requestOcsp) socket.once('OCSPResponse', (response: Buffer | null) => (staple = response ?? null));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
@@ -61,8 +68,8 @@ export function handshake(transport: Transport, anchors: AnchorSet, opts: Client
         resumed: socket.isSessionReused(),
         evidence: {
           chain: peerChain(socket),
-          opensslAuthorized: socket.authorized,
-          opensslError: socket.authorizationError ? String(socket.authorizationError) : undefined,
+          openssl: { authorized: socket.authorized, error: socket.authorizationError ? String(socket.authorizationError) : undefined },
+          ocspStaple: opts.requestOcsp ? (staple ?? null) : undefined,
         },
       });
     });

@@ -1,55 +1,150 @@
 // trust/verify.ts: the verdict. Only this module can mint a `Verified`, and the data pump takes
 // nothing else, so plaintext cannot flow past a skipped check (the rustls habit).
-// Verdict = tlsify's own path validation AND RFC 9525 identity AND OpenSSL's own verification.
+// Authentication: a CA path tlsify validated itself AND OpenSSL's own verification, or DANE
+// (RFC 7671), or pins alone (--pin-only). Then: RFC 9525 names, pins, CRLs, OCSP staple.
 import { TlsifyError } from '../codes.ts';
+import type { Fields } from '../control/frame.ts';
 import type { Anchor, AnchorSet } from './anchors.ts';
 import { CertError, parseCertificate, type Cert } from './cert.ts';
+import { checkCrls, type Crl } from './crl.ts';
+import { daneVerify } from './dane.ts';
 import { describeReference, matchIdentity, type IdentityMatch, type ReferenceId } from './names.ts';
+import { checkOcspStaple, mustStaple } from './ocsp.ts';
 import { validatePath } from './path.ts';
+import { checkPins, formatPin } from './pins.ts';
+import type { TrustPolicy } from './policy.ts';
 
 declare const verifiedBrand: unique symbol;
 
+export type Authenticator = 'ca' | 'dane-ee' | 'dane-ta' | 'pin-only';
+
 export interface Verified {
   readonly [verifiedBrand]: true;
-  /** The validated path, leaf first, the anchor last. Nothing the peer sent off this path is here. */
+  readonly by: Authenticator;
+  /** The validated path, leaf first. Nothing the peer sent off this path is here. */
   readonly path: readonly Cert[];
-  readonly anchor: Anchor;
-  readonly anchorSet: string;
-  readonly identity: IdentityMatch;
+  /** The CA anchor, when a CA set authenticated the peer. */
+  readonly anchor: Anchor | undefined;
+  /** Undefined where names are not checked: DANE-EE and --pin-only (RFC 7671 §5.1). */
+  readonly identity: IdentityMatch | undefined;
 }
 
-export interface Policy {
+/** A policy with its files read: anchors and CRLs. */
+export interface LoadedPolicy {
+  readonly policy: TrustPolicy;
   readonly anchors: AnchorSet;
-  readonly references: readonly ReferenceId[];
+  readonly crls: readonly Crl[];
 }
 
 export interface PeerEvidence {
   /** The certificates node:tls linked from the leaf (leaf first); facts §5.2 says why this is only a pool. */
   readonly chain: readonly Buffer[];
-  /** OpenSSL's verdict against the same anchors (`authorized`, `authorizationError`). */
-  readonly opensslAuthorized: boolean;
-  readonly opensslError: string | undefined;
+  /** OpenSSL's verdict against the same anchors; undefined offline (tlsify verify). */
+  readonly openssl: { readonly authorized: boolean; readonly error: string | undefined } | undefined;
+  /** The stapled OCSP response: undefined when not asked for, null when none came. */
+  readonly ocspStaple: Buffer | null | undefined;
 }
 
-export function verifyPeer(policy: Policy, evidence: PeerEvidence, now: Date): Verified {
+export type Report = (event: string, fields: Fields) => void;
+
+export function verifyPeer(lp: LoadedPolicy, evidence: PeerEvidence, now: Date, report: Report): Verified {
+  const { policy } = lp;
   const [leafDer, ...rest] = evidence.chain;
   if (!leafDer) throw new TlsifyError('tls', 'the peer sent no certificate');
   const leaf = parse(leafDer, 0);
   const presented = rest.map((der, i) => parse(der, i + 1));
 
-  const result = validatePath(leaf, presented, policy.anchors, now);
+  const auth = authenticate(lp, leaf, presented, evidence, now, report);
+  let identity: IdentityMatch | undefined;
+  if (auth.by === 'ca' || auth.by === 'dane-ta') {
+    identity = matchIdentity(policy.references, leaf.san);
+    if (!identity) throw new TlsifyError('name-mismatch', nameMismatch(policy.references, leaf));
+  }
+  if (policy.pinMode !== 'pin-only' && policy.pins.length > 0) enforcePins(policy, auth.path, report);
+  checkRevocation(lp, auth.path, evidence, now, report);
+  return Object.freeze({ by: auth.by, path: Object.freeze(auth.path), anchor: auth.anchor, identity }) as Verified;
+}
+
+interface Authenticated {
+  readonly by: Authenticator;
+  readonly path: Cert[];
+  readonly anchor: Anchor | undefined;
+}
+
+function authenticate(lp: LoadedPolicy, leaf: Cert, presented: Cert[], evidence: PeerEvidence, now: Date, report: Report): Authenticated {
+  const { policy } = lp;
+  if (policy.pinMode === 'pin-only') {
+    // The pin authenticates the key directly, as DANE-EE does: no CA path, no name, no expiry.
+    const check = checkPins(policy.pins, [leaf]);
+    report('pins', { mode: 'pin-only', result: check.ok ? 'match' : 'mismatch', depth: check.ok ? 0 : undefined, pin: leaf.pin });
+    if (!check.ok) throw new TlsifyError('pin-mismatch', `--pin-only: the peer's key ${leaf.pin} matches none of ${policy.pins.map((p) => p.text).join(', ')}`);
+    return { by: 'pin-only', path: [leaf], anchor: undefined };
+  }
+  let daneFailure: TlsifyError | undefined;
+  if (policy.tlsa.length > 0) {
+    const dane = daneVerify(policy.tlsa, leaf, presented, now);
+    report('tlsa', dane.ok ? { result: 'match', usage: dane.usage, record: dane.record.text, depth: dane.depth } : { result: 'mismatch', message: dane.message });
+    if (dane.ok) return { by: dane.usage === 3 ? 'dane-ee' : 'dane-ta', path: [...dane.path], anchor: undefined };
+    daneFailure = new TlsifyError(dane.code, `DANE: ${dane.message}`);
+  }
+  if (lp.anchors.size === 0) throw daneFailure ?? new TlsifyError('untrusted', 'no CA set, TLSA record or pin can authenticate the peer');
+  const result = validatePath(leaf, presented, lp.anchors, now);
   if (!result.ok) throw new TlsifyError(result.code, result.message);
-
-  const identity = matchIdentity(policy.references, leaf.san);
-  if (!identity) throw new TlsifyError('name-mismatch', nameMismatch(policy.references, leaf));
-
   // Belt and braces: OpenSSL built its own path from the same anchors. Both must agree.
-  if (!evidence.opensslAuthorized) {
-    const err = evidence.opensslError ?? 'unknown error';
+  if (evidence.openssl && !evidence.openssl.authorized) {
+    const err = evidence.openssl.error ?? 'unknown error';
     const code = /EXPIRED|NOT_YET_VALID/.test(err) ? 'expired' : 'untrusted';
     throw new TlsifyError(code, `OpenSSL rejected the chain that tlsify accepted: ${err}`);
   }
-  return Object.freeze({ path: Object.freeze(result.path), anchor: result.anchor, anchorSet: policy.anchors.name, identity }) as Verified;
+  return { by: 'ca', path: [...result.path], anchor: result.anchor };
+}
+
+/** RFC 7469 §2.6: some SPKI on the validated path (anchor included) must match. */
+function enforcePins(policy: TrustPolicy, path: readonly Cert[], report: Report): void {
+  if (policy.pins.length === 1) {
+    report('warning', { code: 'no-backup-pin', message: 'only one pin is configured: losing that key locks you out (RFC 7469 §4.3)' });
+  }
+  const check = checkPins(policy.pins, path);
+  if (check.ok) {
+    report('pins', { mode: policy.pinMode, result: 'match', matched: check.matched.map((m) => `${m.pin.text}@${m.depth}`).join(',') });
+    return;
+  }
+  const seen = check.seen.map((s) => `${s.pin}@${s.depth}`).join(',');
+  report('pins', { mode: policy.pinMode, result: 'mismatch', wanted: check.wanted.map((p) => formatPin(p, 'tlsify')).join(','), seen });
+  if (policy.pinMode === 'enforce') {
+    throw new TlsifyError('pin-mismatch', `no SPKI on the validated path matches a pin: expected one of ${check.wanted.map((p) => p.text).join(', ')}, got ${seen}`);
+  }
+}
+
+function checkRevocation(lp: LoadedPolicy, path: readonly Cert[], evidence: PeerEvidence, now: Date, report: Report): void {
+  if (lp.crls.length > 0) {
+    for (const r of checkCrls(path, lp.crls, now)) {
+      report('revocation', { depth: r.depth, method: 'crl', status: r.status, detail: r.detail });
+      if (r.status === 'revoked') throw new TlsifyError('revoked', `certificate at depth ${r.depth} ('${path[r.depth]!.subject}') is revoked: ${r.detail}`);
+      if (r.status === 'unusable') throw new TlsifyError('untrusted', `the CRL for depth ${r.depth} cannot be used: ${r.detail}`);
+    }
+  }
+  const mode = lp.policy.ocsp;
+  const leaf = path[0]!;
+  const required = mode === 'require' || (mode === 'check' && mustStaple(leaf));
+  if (mode === 'off') return;
+  const staple = evidence.ocspStaple;
+  const issuer = path[1];
+  if (!staple || !issuer) {
+    const why = !staple ? 'the peer stapled no OCSP response' : 'the leaf has no issuer on the path to check a response against';
+    report('ocsp', { status: 'none', required, message: why });
+    if (required) throw new TlsifyError('revoked', `${why}, but one is required (${mode === 'require' ? '--ocsp require' : 'the certificate is must-staple, RFC 7633'})`);
+    return;
+  }
+  const r = checkOcspStaple(staple, leaf, issuer, now);
+  if (r.status === 'unusable') {
+    report('ocsp', { status: 'unusable', required, message: r.reason });
+    if (required) throw new TlsifyError('revoked', `the stapled OCSP response cannot be used: ${r.reason}`);
+    return;
+  }
+  report('ocsp', { status: r.status, responder: r.responder, 'this-update': r.thisUpdate.toISOString(), 'next-update': r.nextUpdate?.toISOString() });
+  if (r.status === 'revoked') throw new TlsifyError('revoked', `the stapled OCSP response says the leaf was revoked at ${r.revokedAt?.toISOString() ?? 'an unknown time'}`);
+  if (r.status === 'unknown' && required) throw new TlsifyError('revoked', "the stapled OCSP response says 'unknown' for the leaf");
 }
 
 function parse(der: Buffer, depth: number): Cert {
@@ -63,7 +158,7 @@ function parse(der: Buffer, depth: number): Cert {
 
 function nameMismatch(refs: readonly ReferenceId[], leaf: Cert): string {
   const wanted = refs.map(describeReference).join(' or ');
-  const presented = leaf.san.map((s) => (s.type === 'other' ? `other:${s.oid}` : `${s.type}:${s.value}`));
+  const presented = leaf.san.map((s) => (s.type === 'other' ? `other:${s.oid || s.form}` : `${s.type}:${s.value}`));
   if (presented.length === 0) {
     const cn = leaf.subjectCommonNames.length > 0 ? ` (its CN '${leaf.subjectCommonNames.join(',')}' is not an identity: RFC 9525 §6.3 has no CN fallback)` : '';
     return `expected ${wanted}, got a certificate with no subjectAltName${cn}`;

@@ -26,8 +26,8 @@ test('--version names tlsify, node and OpenSSL', () => {
 });
 
 const usage: [string[], RegExp][] = [
-  [[], /expected a command \(connect, demo\), got nothing/],
-  [['frobnicate'], /expected a command \(connect, demo\), got 'frobnicate'/],
+  [[], /expected a command \(connect, verify, pin, demo\), got nothing/],
+  [['frobnicate'], /expected a command \(connect, verify, pin, demo\), got 'frobnicate'/],
   [['connect'], /expected one HOST:PORT, got none/],
   [['connect', 'example.com'], /expected HOST:PORT or \[IPv6\]:PORT, got 'example.com' \(no port\)/],
   [['connect', 'example.com:0'], /expected a port from 1 to 65535 in 'example.com:0', got '0'/],
@@ -37,7 +37,17 @@ const usage: [string[], RegExp][] = [
   [['connect', 'a:1', '--bogus'], /unknown option '--bogus'/],
   [['connect', 'a:1', '--min-tls', '1.1'], /--min-tls: expected 1.2 or 1.3, got '1.1'/],
   [['connect', 'a:1', '--ca'], /--ca: expected a PEM file of trusted certificates, got nothing/],
-  [['connect', 'a:1', '--ca', 'x', '--ca', 'y'], /--ca given 2 times; expected it once/],
+  [['connect', 'a:1', '--servername', 'x', '--servername', 'y'], /--servername given 2 times; expected it once/],
+  [['connect', 'a:1', '--pin', 'sha1/AAAA'], /--pin: .*SHA-256 only, got sha1/],
+  [['connect', 'a:1', '--pin-only'], /--pin-only needs at least one --pin/],
+  [['connect', 'a:1', '--tlsa', '1 1 1 00'], /--tlsa: .*DANE-TA\(2\) and DANE-EE\(3\) only/],
+  [['connect', 'a:1', '--ocsp', 'maybe'], /--ocsp: expected off, check or require, got 'maybe'/],
+  [['connect', 'a:1', '--hold-timeout', '3'], /--hold-timeout goes with --hold/],
+  [['connect', 'a:1', '--chain', 'x'], /--chain does not apply to 'connect'/],
+  [['verify', '--chain', 'x'], /verify: expected an identity to check/],
+  [['verify', '--chain', 'x', '--host', 'a', '--at', 'tomorrow'], /--at: expected an ISO 8601 time/],
+  [['pin', '--ca', 'x'], /--ca applies to 'pin --connect' only/],
+  [['pin', '--backup', 'x'], /--backup, --max-age and --include-subdomains go with --hpkp/],
   [['connect', 'a:1', '--connect-timeout', '-1'], /--connect-timeout: expected seconds/],
   [['connect', 'a:1', '--control-fd', '2'], /--control-fd: expected a descriptor number of 3 or more, or none, got '2'/],
   [['connect', 'a:1', '--net-fd', '7'], /--net-fd 7: expected a descriptor the parent passed to tlsify, but fd 7 was not open/],
@@ -60,7 +70,7 @@ for (const [args, message] of usage) {
 test('a missing --ca file is a config error that names the file', () => {
   const r = tlsify('connect', '127.0.0.1:9', '--ca', '/nonexistent/ca.pem', '--log-level', 'error');
   assert.equal(r.status, codes.config.exit);
-  assert.match(r.stderr, /--ca \/nonexistent\/ca.pem: cannot read: ENOENT/);
+  assert.match(r.stderr, /file:\/nonexistent\/ca.pem: cannot read: ENOENT/);
 });
 
 test('a --ca file with no certificate in it is a config error', () => {

@@ -14,7 +14,7 @@ export const SERVER_FIXTURES = [
   'cnOnly', // CN=localhost, no SAN extension
   'untrusted', // issued by untrustedRoot, which is not in ca.pem
   'wildcard', // *.a.example
-  'srv', // SRV-ID _xmpp-client.localhost and URI-ID xmpp:localhost, no DNS-ID
+  'srv', // SRV-ID _xmpp-client.localhost and URI-ID sip:localhost, no DNS-ID
   'clientOnly', // EKU clientAuth only
   'rsa', // RSA-2048 leaf directly under the RSA-2048 root
   'rsa1024', // RSA-1024 key, under the intermediate
@@ -131,7 +131,7 @@ function leafSpecs(a: Authorities, keys: LeafKeys): Record<ServerFixtureName, Is
     untrusted: { ...localhost, ip: ['127.0.0.1'], issuer: a.untrustedRoot },
     wildcard: { ...localhost, subject: 'CN=*.a.example', dns: ['*.a.example'] },
     // The CN is not a host name, so a CN fallback cannot accidentally match.
-    srv: { ...localhost, subject: 'CN=tlsify srv fixture', dns: undefined, srv: ['_xmpp-client.localhost'], uri: ['xmpp:localhost'] },
+    srv: { ...localhost, subject: 'CN=tlsify srv fixture', dns: undefined, srv: ['_xmpp-client.localhost'], uri: ['sip:localhost'] },
     clientOnly: { ...localhost, eku: ['clientAuth'] },
     rsa: { ...localhost, ip: ['127.0.0.1'], keyPem: keys.rsa2048, issuer: a.rsaRoot },
     rsa1024: { ...localhost, keyPem: keys.rsa1024 },

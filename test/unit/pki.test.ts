@@ -122,10 +122,10 @@ describe('fixture contents', () => {
     assert.equal(leaf(pki.wildcard).subjectAltName, 'DNS:*.a.example');
   });
 
-  test('srv carries SRVName _xmpp-client.localhost and URI xmpp:localhost, and no DNS-ID', () => {
+  test('srv carries SRVName _xmpp-client.localhost and URI sip:localhost, and no DNS-ID', () => {
     const text = openssl(['x509', '-noout', '-text', '-in', pki.srv.certFile]).output;
     assert.ok(text.includes('SRVName::_xmpp-client.localhost'), text);
-    assert.ok(text.includes('URI:xmpp:localhost'), text);
+    assert.ok(text.includes('URI:sip:localhost'), text);
     assert.ok(!text.includes('DNS:'), text);
   });
 
