@@ -140,7 +140,7 @@ function readEntry(e: DerReader, version: number): RevokedEntry {
   if (!s.done) {
     if (version < 2) fail('no crlEntryExtensions in a v1 CRL', describeTag(s.peek()!), s.offset);
     for (const x of readExtensions(s.sequence('crlEntryExtensions SEQUENCE'), 'crlEntryExtensions')) {
-      if (x.oid === EXT.reasonCode) reason = readReason(x.value);
+      if (x.oid === EXT.reasonCode) reason = readCrlReason(x.value);
       else if (x.oid === EXT.certificateIssuer) fail('a direct CRL', 'an entry with certificateIssuer (an indirect CRL, RFC 5280 §5.3.3), which tlsify does not use', x.at);
       else if (x.critical) fail('only critical entry extensions tlsify handles', `critical extension ${x.oid}`, x.at);
     }
@@ -205,17 +205,13 @@ function readDistributionPointName(r: DerReader): Buffer[] {
   return out;
 }
 
-function readReason(r: DerReader): CrlReason {
+/** CRLReason ::= ENUMERATED (RFC 5280 §5.3.1); RFC 6960 RevokedInfo uses it too. */
+export function readCrlReason(r: DerReader): CrlReason {
   const tlv = r.expect(ENUMERATED, 'CRLReason ENUMERATED');
   const n = decodeInteger(tlv);
   const name = n >= 0n && n < BigInt(REASONS.length) ? REASONS[Number(n)] : undefined;
   if (name === undefined) fail('a CRLReason 0..10 other than 7 (RFC 5280 §5.3.1)', `${n}`, tlv.start);
   return name;
-}
-
-/** Reads the CRLReason of a revocation; shared with ocsp.ts (RFC 6960 RevokedInfo uses it too). */
-export function reasonFromEnumerated(r: DerReader): CrlReason {
-  return readReason(r);
 }
 
 export interface RawExtension {
@@ -332,16 +328,16 @@ function checkOne(depth: number, cert: Cert, issuer: Cert, crls: readonly Crl[],
       ignored.push(outOfScope);
       continue;
     }
-    const stale = timeProblem(crl, now);
+    const untimely = timeProblem(crl, now);
     const entry = crl.revoked.get(cert.serialHex);
     // The issuer signed that it revoked the certificate; age makes a 'good' stale, not a
     // revocation. A hold (certificateHold) can be released, so only a current CRL says it.
-    if (entry && (!stale || entry.reason !== 'certificateHold')) {
+    if (entry && (!untimely || entry.reason !== 'certificateHold')) {
       const why = entry.reason ? ` (reason ${entry.reason})` : '';
       const detail = `${who} was revoked at ${iso(entry.revokedAt)}${why}: listed in the CRL of '${issuer.subject}' issued ${iso(crl.thisUpdate)}`;
       return { depth, status: 'revoked', revokedAt: entry.revokedAt, ...(entry.reason && { reason: entry.reason }), detail };
     }
-    if (stale) unusable.push(stale);
+    if (untimely) unusable.push(untimely);
     else if (crl.scope.onlySomeReasons) unusable.push(`the CRL of '${issuer.subject}' issued ${iso(crl.thisUpdate)} covers only some reasons (onlySomeReasons), so it cannot show that ${who} is not revoked`);
     else good ??= crl;
   }
@@ -395,7 +391,10 @@ function crlDistributionPointNames(cert: Cert): Buffer[] {
     while (!points.done) {
       const dp = points.sequence('DistributionPoint SEQUENCE');
       const name = dp.explicit(0);
-      if (name?.peek() === contextTag(0, true)) out.push(...readDistributionPointName(name));
+      dp.optional(contextTag(1, false)); // reasons
+      // A point with a cRLIssuer is served by an indirect CRL, which tlsify does not use.
+      const indirect = dp.optional(contextTag(2, true)) !== undefined;
+      if (!indirect && name?.peek() === contextTag(0, true)) out.push(...readDistributionPointName(name));
     }
   } catch (e) {
     if (!(e instanceof DerError)) throw e;
@@ -420,6 +419,9 @@ export function certExtension(cert: Cert, oid: string): { critical: boolean; val
 }
 
 type Hash = 'sha256' | 'sha384' | 'sha512';
+
+/** A signature algorithm tlsify will not check (weak, unknown, or parameters node:crypto cannot honour). */
+class Refused extends Error {}
 interface SigAlg {
   readonly name: string;
   readonly hash: Hash | null; // null: the algorithm fixes it (EdDSA)
@@ -468,7 +470,7 @@ export function verifySignedData(data: Buffer, algorithmDer: Buffer, signature: 
   try {
     alg = signatureAlgorithm(algorithmDer);
   } catch (e) {
-    if (e instanceof DerError || e instanceof CrlError) return `signature algorithm refused: ${e.message}`;
+    if (e instanceof DerError || e instanceof Refused) return `signature algorithm refused: ${e.message}`;
     throw e;
   }
   let key: crypto.KeyObject;
@@ -495,10 +497,10 @@ function signatureAlgorithm(der: Buffer): { name: string; hash: Hash | null; key
   const params = r.done ? undefined : r.read();
   r.end('end of AlgorithmIdentifier');
   const weak = WEAK.get(oid);
-  if (weak) throw new CrlError(`expected SHA-256 or stronger, got ${weak}, which is weak`);
+  if (weak) throw new Refused(`expected SHA-256 or stronger, got ${weak}, which is weak`);
   if (oid === RSA_PSS) return pssParams(params);
   const alg = SIG_ALGS.get(oid);
-  if (!alg) throw new CrlError(`expected ECDSA, RSA (PKCS #1 v1.5 or PSS) or EdDSA with SHA-256/384/512, got OID ${oid}`);
+  if (!alg) throw new Refused(`expected ECDSA, RSA (PKCS #1 v1.5 or PSS) or EdDSA with SHA-256/384/512, got OID ${oid}`);
   if (params && !(alg.params === 'null-or-absent' && params.tag === TAG.NULL && params.value.length === 0)) {
     fail(`${alg.params === 'absent' ? 'no parameters' : 'NULL parameters'} for ${alg.name}`, describeTag(params.tag), params.start);
   }
@@ -526,17 +528,18 @@ function pssParams(params: Tlv | undefined): { name: string; hash: Hash; keyType
   if (mgf) {
     const m = mgf.sequence('maskGenAlgorithm SEQUENCE');
     const mgfOid = m.oid('maskGenAlgorithm OID');
-    if (mgfOid !== MGF1) throw new CrlError(`expected MGF1 for RSASSA-PSS, got OID ${mgfOid}`);
+    if (mgfOid !== MGF1) throw new Refused(`expected MGF1 for RSASSA-PSS, got OID ${mgfOid}`);
     mgfHash = hashOf(m, 'MGF1 hash');
   }
   const salt = p.explicit(2);
   const saltLength = salt ? salt.smallInteger('saltLength INTEGER') : 20;
   const trailer = p.explicit(3);
-  if (trailer && trailer.smallInteger('trailerField INTEGER') !== 1) throw new CrlError('expected RSASSA-PSS trailerField 1, got another');
+  const trailerField = trailer ? trailer.smallInteger('trailerField INTEGER') : 1;
+  if (trailerField !== 1) throw new Refused(`expected RSASSA-PSS trailerField 1 (RFC 4055 §3.1), got ${trailerField}`);
   p.end('end of RSASSA-PSS-params');
-  if (hash === 'sha1' || hash === 'md5') throw new CrlError(`expected SHA-256 or stronger, got RSASSA-PSS with ${hash}, which is weak`);
-  if (hash !== 'sha256' && hash !== 'sha384' && hash !== 'sha512') throw new CrlError(`expected RSASSA-PSS with SHA-256/384/512, got ${hash}`);
-  if (mgfHash !== hash) throw new CrlError(`expected the MGF1 hash to equal the RSASSA-PSS hash ${hash}, got ${mgfHash}`);
+  if (hash === 'sha1' || hash === 'md5') throw new Refused(`expected SHA-256 or stronger, got RSASSA-PSS with ${hash}, which is weak`);
+  if (hash !== 'sha256' && hash !== 'sha384' && hash !== 'sha512') throw new Refused(`expected RSASSA-PSS with SHA-256/384/512, got ${hash}`);
+  if (mgfHash !== hash) throw new Refused(`expected the MGF1 hash to equal the RSASSA-PSS hash ${hash}, got ${mgfHash}`);
   return { name: `RSASSA-PSS with ${hash}`, hash, keyTypes: ['rsa', 'rsa-pss'], saltLength };
 }
 

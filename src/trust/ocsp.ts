@@ -5,7 +5,7 @@
 // so the caller decides what a missing or broken staple means for the connection.
 import crypto from 'node:crypto';
 import { CertError, parseCertificate, type Cert } from './cert.ts';
-import { bitStringOctets, certExtension, CrlError, readExtensions, reasonFromEnumerated, serialOf, verifySignedData, type CrlReason } from './crl.ts';
+import { bitStringOctets, certExtension, readCrlReason, readExtensions, serialOf, verifySignedData, type CrlReason } from './crl.ts';
 import { DerError, DerReader, TAG, contextTag, decodeInteger, decodeTime, describeTag, type Tlv } from './der.ts';
 
 export type OcspResult =
@@ -54,13 +54,16 @@ function unusable(reason: string): never {
   throw new Unusable(reason);
 }
 
-/** Checks the DER of a stapled OCSP response for `leaf`, issued by `issuer`, at time `now`. */
+/**
+ * Checks the DER of a stapled OCSP response for `leaf`, whose issuer on the validated path is
+ * `issuer`, at time `now`. Nothing stapled (node:tls hands over null) is the caller's case.
+ */
 export function checkOcspStaple(der: Buffer, leaf: Cert, issuer: Cert, now: Date): OcspResult {
   try {
     return check(Buffer.from(der), leaf, issuer, now);
   } catch (e) {
     if (e instanceof Unusable) return { status: 'unusable', reason: e.message };
-    if (e instanceof DerError || e instanceof CertError || e instanceof CrlError) return { status: 'unusable', reason: `malformed OCSP response: ${e.message}` };
+    if (e instanceof DerError || e instanceof CertError) return { status: 'unusable', reason: `malformed OCSP response: ${e.message}` };
     throw e;
   }
 }
@@ -155,6 +158,7 @@ function readResponseData(tbs: Tlv): { responderId: ResponderId; producedAt: Dat
   if (v) {
     const at = v.offset;
     const version = v.smallInteger('version INTEGER');
+    v.end('end of version [0]');
     if (version !== 0) unusable(`OCSP response: expected ResponseData version v1 (0), got ${version} at byte ${at}`);
   }
   const responderId = readResponderId(r);
@@ -215,7 +219,7 @@ function readSingleResponse(r: DerReader): SingleResponse {
     revokedAt = generalizedTime(info, 'revocationTime');
     const why = info.explicit(0);
     if (why) {
-      reason = reasonFromEnumerated(why);
+      reason = readCrlReason(why);
       why.end('end of revocationReason [0]');
     }
     info.end('end of RevokedInfo');
@@ -282,7 +286,11 @@ function authenticate(basic: BasicResponse, id: ResponderId, issuer: Cert, now: 
   return responder;
 }
 
-/** Why `responder` may not answer for `issuer`'s certificates (RFC 6960 §4.2.2.2), or undefined. */
+/**
+ * Why `responder` may not answer for `issuer`'s certificates (RFC 6960 §4.2.2.2), or undefined.
+ * The responder's own revocation status is not checked (§4.2.2.2.1 leaves it to local policy,
+ * and CAs mark such certificates id-pkix-ocsp-nocheck); its short life is what limits the risk.
+ */
 function delegationProblem(responder: Cert, issuer: Cert, now: Date): string | undefined {
   if (!responder.extKeyUsage?.includes(OID.ocspSigning)) {
     return `is not authorised: expected extended key usage id-kp-OCSPSigning (${OID.ocspSigning}), got ${responder.extKeyUsage ? responder.extKeyUsage.join(', ') : 'no extended key usage'}`;
