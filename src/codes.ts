@@ -23,6 +23,17 @@ export const codes = {
 
 export type Code = keyof typeof codes;
 
+/** Codes of `error` replies to the parent's control lines (protocol/control.md §5); not outcomes. */
+export const replyCodes = {
+  'unknown-command': 'the command name is not one tlsify knows',
+  'unknown-field': 'the command carries a field it does not take',
+  'bad-line': 'the line does not follow the grammar',
+  'line-too-long': 'the line is longer than 4096 bytes; it was skipped',
+  'not-holding': 'accept or reject came when no --hold verdict was pending',
+} as const;
+
+export type ReplyCode = keyof typeof replyCodes;
+
 export function exitStatus(code: Code): number {
   return codes[code].exit;
 }

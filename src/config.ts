@@ -283,9 +283,11 @@ function trustPolicy(flags: Flags, primary: ReferenceId[]): TrustPolicy {
   if (pinOnly && reportOnly) throw usage('--pin-only and --pin-report-only exclude each other: pins either authenticate or only report');
   if ((pinOnly || reportOnly) && pins.length === 0) throw usage(`--${pinOnly ? 'pin-only' : 'pin-report-only'} needs at least one --pin`);
   if (pinOnly && (caSets.length > 0 || tlsa.length > 0)) throw usage('--pin-only replaces CA validation: do not combine it with --ca, --ca-set or --tlsa');
+  // RFC 7671 §4: usable TLSA records that do not match fail the connection; no fallback to a CA.
+  if (tlsa.length > 0 && caSets.length > 0) throw usage('--tlsa authenticates by DANE alone (RFC 7671): do not combine it with --ca or --ca-set');
 
-  // What authenticates: explicit CA sets; else TLSA records alone (RFC 7671: DANE is not PKIX);
-  // else pins alone with --pin-only; else the system store.
+  // What authenticates: TLSA records alone (DANE-TA/EE are not PKIX); or pins alone with
+  // --pin-only; or the CA sets given, the system store by default.
   const sets: CaSet[] = caSets.length > 0 ? caSets : tlsa.length > 0 || pinOnly ? [{ kind: 'none' }] : [{ kind: 'system' }];
   const none = sets.some((set) => set.kind === 'none');
   if (none && sets.length > 1) throw usage("--ca-set none cannot be combined with another CA set");

@@ -16,8 +16,8 @@ Trust (the union of the CA sets; default: system):
   --pin-report-only         report a pin mismatch, do not reject for it
   --pin-only                pins replace CA validation: the leaf key must match a pin; no CA,
                             name or expiry check (as DANE-EE); for self-signed private servers
-  --tlsa 'U S M HEX'        DANE: a TLSA record (usage 2 DANE-TA or 3 DANE-EE); with --tlsa and
-                            no --ca/--ca-set, only TLSA records authenticate (RFC 7671)
+  --tlsa 'U S M HEX'        DANE: a TLSA record (usage 2 DANE-TA or 3 DANE-EE); repeatable; TLSA
+                            records then alone authenticate (RFC 7671), so no --ca/--ca-set
   --crl FILE                check the path against the CRLs in FILE (several in one file work)
   --ocsp off|check|require  ask for a stapled OCSP response and check it; require rejects a
                             missing or unusable one (default off; must-staple certificates

@@ -1,6 +1,6 @@
 // commands/connect.ts: `tlsify connect`: transport, handshake, verdict, then plaintext.
 // Every step is told on the control channel (protocol/control.md §4); the end has one reason.
-import { TlsifyError, asTlsifyError, exitStatus, type Code } from '../codes.ts';
+import { TlsifyError, asTlsifyError, exitStatus, type Code, type ReplyCode } from '../codes.ts';
 import type { ConnectConfig } from '../config.ts';
 import { noControl, openControl, type ControlChannel } from '../control/channel.ts';
 import type { Fields, Line } from '../control/frame.ts';
@@ -31,6 +31,9 @@ export async function runConnect(cfg: ConnectConfig, log: Log, afterVerdict?: Af
   return session.run();
 }
 
+/** The parent's commands and the fields each takes (protocol/control.md §5). */
+const commandFields: Record<string, readonly string[]> = { close: [], abort: [], accept: [], reject: ['reason'] };
+
 class Session {
   private pump: Pump | undefined;
   private transport: Transport | undefined;
@@ -38,6 +41,7 @@ class Session {
   private settle!: (status: number) => void;
   private readonly result = new Promise<number>((resolve) => (this.settle = resolve));
   private ended = false;
+  private endSent = false;
   /** Set while --hold waits for the parent's accept or reject. */
   private verdict: ((accepted: boolean, reason: string | undefined) => void) | undefined;
 
@@ -60,8 +64,8 @@ class Session {
 
     this.transport = cfg.netFd !== undefined ? adopt(cfg.netFd) : await this.dial();
     const t = this.transport;
+    if (this.ended) return void t.socket.destroy();
     this.emit('connected', { address: t.remoteAddress, port: t.remotePort, 'local-address': t.localAddress, 'local-port': t.localPort, fd: cfg.netFd });
-    if (this.ended) return;
 
     const hs = await handshake(t, lp.anchors, { sni: cfg.sni, alpn: cfg.alpn, minTls: cfg.minTls, timeoutMs: cfg.handshakeTimeoutMs, requestOcsp: cfg.policy.ocsp !== 'off' });
     this.hs = hs;
@@ -98,6 +102,8 @@ class Session {
 
   /** Every event goes to the control channel, and to the log at info level (without the DER). */
   private emit(name: string, fields: Fields = {}): void {
+    if (this.endSent) return; // the end line is the last line, whatever still happens
+    if (name === 'end') this.endSent = true;
     this.control.send(name, fields);
     this.log.info({ event: name, ...fields, der: undefined }, name);
   }
@@ -105,7 +111,7 @@ class Session {
   private dial(): Promise<Transport> {
     const { cfg } = this;
     return dial(cfg.host, cfg.port!, cfg.connectTimeoutMs, {
-      resolved: (addresses) => this.emit('resolved', { host: cfg.host, addresses: addresses.join(',') }),
+      resolved: (addresses) => !this.ended && this.emit('resolved', { host: cfg.host, addresses: addresses.join(',') }),
     });
   }
 
@@ -122,26 +128,31 @@ class Session {
   }
 
   command(line: Line): void {
+    if (this.ended) return; // nothing follows the end line (protocol/control.md §3)
+    const takes = commandFields[line.name];
+    if (takes === undefined) {
+      return this.reply('unknown-command', `expected one of ${Object.keys(commandFields).join(', ')}, got '${line.name}'`);
+    }
+    const extra = [...line.fields.keys()].find((key) => !takes.includes(key));
+    if (extra !== undefined) {
+      return this.reply('unknown-field', `${line.name} takes ${takes.length ? takes.join(', ') : 'no fields'}, got '${extra}'`);
+    }
     switch (line.name) {
       case 'close':
-        if (this.pump) {
-          this.emit('ok', { command: 'close' });
-          this.pump.close();
-        } else {
-          this.abort('the close command came before the verdict');
-        }
-        return;
+        if (!this.pump) return this.abort('the close command, which came before the verdict');
+        this.emit('ok', { command: 'close' });
+        return this.pump.close();
       case 'accept':
       case 'reject':
-        if (this.verdict) this.verdict(line.name === 'accept', line.fields.get('reason'));
-        else this.emit('error', { code: 'not-holding', message: `${line.name} answers a hold event; no verdict is pending` });
-        return;
+        if (!this.verdict) return this.reply('not-holding', `${line.name} answers a hold event; no verdict is pending`);
+        return this.verdict(line.name === 'accept', line.fields.get('reason'));
       case 'abort':
-        this.abort('the abort command');
-        return;
-      default:
-        this.emit('error', { code: 'unknown-command', message: `expected close, abort, accept or reject, got '${line.name}'` });
+        return this.abort('the abort command');
     }
+  }
+
+  private reply(code: ReplyCode, message: string): void {
+    this.emit('error', { code, message });
   }
 
   abort(why: string): void {

@@ -1,6 +1,7 @@
 // control/channel.ts: owns the control fd (protocol/control.md §1): writes event lines, reads
 // command lines when the fd is a socket. Losing the channel never stops the data flow.
 import fs from 'node:fs';
+import type { ReplyCode } from '../codes.ts';
 import net from 'node:net';
 import { formatLine, LineSplitter, MAX_COMMAND_LINE, MAX_EVENT_LINE, parseLine, type Fields, type Line } from './frame.ts';
 
@@ -24,11 +25,20 @@ export const noControl: ControlChannel = {
   open: false,
 };
 
-/** Fit a line under MAX_EVENT_LINE by dropping the `der` field, which is the only large one. */
-function fit(name: string, fields: Fields): string {
-  const line = formatLine(name, fields);
-  if (Buffer.byteLength(line) <= MAX_EVENT_LINE || fields.der === undefined) return line;
-  return formatLine(name, { ...fields, der: undefined, 'der-omitted': 'too-long' });
+/**
+ * Keep a line under MAX_EVENT_LINE (protocol/control.md §2.3): drop `der` first (with
+ * der-omitted=too-long), then cut the longest value (with truncated=yes) until it fits.
+ */
+export function fit(name: string, fields: Fields): string {
+  let line = formatLine(name, fields);
+  if (Buffer.byteLength(line) <= MAX_EVENT_LINE) return line;
+  let f: Record<string, Fields[string]> = fields.der === undefined ? { ...fields } : { ...fields, der: undefined, 'der-omitted': 'too-long' };
+  for (line = formatLine(name, f); Buffer.byteLength(line) > MAX_EVENT_LINE; line = formatLine(name, f)) {
+    const [key, value] = Object.entries(f).reduce((a, b) => (String(b[1] ?? '').length > String(a[1] ?? '').length ? b : a));
+    const text = String(value);
+    f = { ...f, [key]: text.slice(0, Math.max(0, text.length - (Buffer.byteLength(line) - MAX_EVENT_LINE) - 64)), truncated: 'yes' };
+  }
+  return line;
 }
 
 export function openControl(fd: number, onLost: (err: Error) => void): ControlChannel {
@@ -48,7 +58,7 @@ class StreamChannel implements ControlChannel {
     this.sock.on('error', (err) => this.lost(err));
     if (readable) {
       const splitter = new LineSplitter(MAX_COMMAND_LINE, (text) => this.line(text), (bytes) =>
-        this.send('error', { code: 'line-too-long', message: `expected at most ${MAX_COMMAND_LINE} bytes per line, got ${bytes}` }),
+        this.send('error', { code: 'line-too-long' satisfies ReplyCode, message: `expected at most ${MAX_COMMAND_LINE} bytes per line, got ${bytes}` }),
       );
       this.sock.on('data', (chunk: Buffer) => splitter.push(chunk));
       this.sock.on('end', () => splitter.end());
@@ -82,7 +92,7 @@ class StreamChannel implements ControlChannel {
   private line(text: string): void {
     const parsed = parseLine(text);
     if (!parsed.ok) {
-      this.send('error', { code: 'bad-line', message: parsed.reason });
+      this.send('error', { code: 'bad-line' satisfies ReplyCode, message: parsed.reason });
       return;
     }
     this.handler?.(parsed.line);

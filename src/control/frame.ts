@@ -136,12 +136,12 @@ export class LineSplitter {
 
   /** The stream ended: an unterminated last line counts as a line. */
   end(): void {
-    if (this.pendingBytes > 0 || this.skipping) this.endLine();
+    if (this.pendingBytes > 0 || this.skipping) this.endLine(true);
   }
 
-  private endLine(): void {
+  private endLine(atEof = false): void {
     if (this.skipping) {
-      this.onTooLong(this.pendingBytes + 1);
+      this.onTooLong(this.pendingBytes + (atEof ? 0 : 1));
     } else {
       this.onLine(Buffer.concat(this.pending).toString('utf8'));
     }

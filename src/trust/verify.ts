@@ -80,14 +80,14 @@ function authenticate(lp: LoadedPolicy, leaf: Cert, presented: Cert[], evidence:
     if (!check.ok) throw new TlsifyError('pin-mismatch', `--pin-only: the peer's key ${leaf.pin} matches none of ${policy.pins.map((p) => p.text).join(', ')}`);
     return { by: 'pin-only', path: [leaf], anchor: undefined };
   }
-  let daneFailure: TlsifyError | undefined;
   if (policy.tlsa.length > 0) {
+    // RFC 7671: with TLSA records, DANE alone decides; config.ts refuses CA sets beside them.
     const dane = daneVerify(policy.tlsa, leaf, presented, now);
     report('tlsa', dane.ok ? { result: 'match', usage: dane.usage, record: dane.record.text, depth: dane.depth } : { result: 'mismatch', message: dane.message });
-    if (dane.ok) return { by: dane.usage === 3 ? 'dane-ee' : 'dane-ta', path: [...dane.path], anchor: undefined };
-    daneFailure = new TlsifyError(dane.code, `DANE: ${dane.message}`);
+    if (!dane.ok) throw new TlsifyError(dane.code, `DANE: ${dane.message}`);
+    return { by: dane.usage === 3 ? 'dane-ee' : 'dane-ta', path: [...dane.path], anchor: undefined };
   }
-  if (lp.anchors.size === 0) throw daneFailure ?? new TlsifyError('untrusted', 'no CA set, TLSA record or pin can authenticate the peer');
+  if (lp.anchors.size === 0) throw new TlsifyError('untrusted', 'no CA set, TLSA record or pin can authenticate the peer');
   const result = validatePath(leaf, presented, lp.anchors, now);
   if (!result.ok) throw new TlsifyError(result.code, result.message);
   // Belt and braces: OpenSSL built its own path from the same anchors. Both must agree.

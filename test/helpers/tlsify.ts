@@ -97,6 +97,8 @@ export async function runOnce(args: readonly string[], input: string | Buffer = 
 
 export interface Peer {
   readonly port: number;
+  /** The node:tls or node:net server, for peers that need more events (e.g. 'OCSPRequest'). */
+  readonly server: net.Server;
   /** Plaintext bytes the server application received, over all connections. */
   readonly received: () => number;
   close(): Promise<void>;
@@ -122,6 +124,7 @@ export async function tlsPeer(
   await new Promise<void>((r) => server.listen(0, host, r));
   return {
     port: (server.address() as net.AddressInfo).port,
+    server,
     received: () => received,
     close: () =>
       new Promise<void>((r) => {
@@ -143,6 +146,7 @@ export async function tcpPeer(onConnection: (socket: net.Socket) => void): Promi
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as net.AddressInfo).port,
+    server,
     received: () => 0,
     close: () =>
       new Promise<void>((r) => {
