@@ -55,3 +55,12 @@ test('LineSplitter: lines across chunks, over-long lines reported once and skipp
   assert.deepEqual(lines, ['abc', 'def', 'last']);
   assert.deepEqual(tooLong, [1041]);
 });
+
+test('fit: an event line never exceeds 64 KiB: der dropped first, then long values cut', async () => {
+  const { fit } = await import('../../src/control/channel.ts');
+  const big = fit('cert', { depth: 0, der: 'A'.repeat(70000) });
+  assert.equal(big, 'cert depth=0 der-omitted=too-long\n');
+  const long = fit('end', { code: 'name-mismatch', message: 'dns:x.example, '.repeat(6000) });
+  assert.ok(Buffer.byteLength(long) <= 65536, `${Buffer.byteLength(long)} bytes`);
+  assert.match(long, /^end code=name-mismatch message=dns:x\.example,%20.* truncated=yes\n$/);
+});
