@@ -2,6 +2,7 @@
 import { TlsifyError, asTlsifyError, exitStatus } from './codes.ts';
 import { parseArgs, type LaunchFacts } from './config.ts';
 import { helpTexts } from './help.ts';
+import { emptyOpensslDefaults } from './env.ts';
 import { createLog } from './log.ts';
 import { VERSION } from './version.ts';
 
@@ -18,7 +19,8 @@ function launchFacts(env: NodeJS.ProcessEnv): LaunchFacts {
  * can leak keys or load code (--tls-keylog, --require, ...), refuse rather than run weakened.
  */
 function refuseNodeFlags(): void {
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)];
+  // --use-openssl-ca is the launcher's own (src/env.ts): the default store it selects is unused.
+  const flags = [...process.execArgv.filter((f) => f !== '--use-openssl-ca'), ...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)];
   if (flags.length > 0) {
     throw new TlsifyError('config', `refusing to run with Node options (${flags.join(' ')}): they can leak keys or weaken TLS; start tlsify through bin/tlsify, which clears them`);
   }
@@ -36,6 +38,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const facts = launchFacts(process.env);
   try {
     refuseNodeFlags();
+    emptyOpensslDefaults();
     const command = parseArgs(argv, facts);
     switch (command.kind) {
       case 'help':

@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { userEnv } from '../env.ts';
 import type { Log } from '../log.ts';
 import { issue } from '../pki/generate.ts';
 
@@ -34,7 +35,7 @@ export async function runDemo(log: Log): Promise<number> {
     const bin = path.resolve(__dirname, '..', 'bin', 'tlsify');
     const args = ['connect', `127.0.0.1:${port}`, '--ca', caFile, '--servername', 'localhost'];
     say(`3. Running: printf '${MESSAGE.trim()}\\n' | tlsify ${args.join(' ').replace(caFile, 'ca.pem')} 3>&1\n`);
-    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'inherit', 'pipe'] });
+    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'inherit', 'pipe'], env: userEnv });
     let output = '';
     child.stdout!.on('data', (c: Buffer) => {
       output += c;

@@ -1,16 +1,18 @@
 // trust/anchors.ts: a set of trust anchors, indexed by subject for path building. Loading
-// from disk lives in store.ts; this module only holds parsed certificates.
+// from disk lives in store.ts. Certificates are parsed only when a path needs them: the system
+// store holds ~150 roots and a connection uses one.
 import { TlsifyError } from '../codes.ts';
 import { parseCertificate, type Cert } from './cert.ts';
+import { DerReader } from './der.ts';
 
 export interface Anchor {
   readonly cert: Cert;
-  /** Where it came from, for the control channel: e.g. 'file:/etc/ssl/certs/ca-certificates.crt'. */
+  /** Where it came from, for the control channel: e.g. 'system', 'file:/etc/tlsify/ca.pem'. */
   readonly source: string;
 }
 
 export interface AnchorSet {
-  /** The set's name as the user gave it: 'system', 'file:PATH'. */
+  /** The set's name as the user gave it: 'system', 'file:PATH', joined with '+'. */
   readonly name: string;
   readonly size: number;
   /** PEM texts for node:tls `ca`, so OpenSSL verifies against exactly the same anchors. */
@@ -25,39 +27,82 @@ export interface AnchorInput {
   readonly source: string;
 }
 
+export type SkipBad = (where: string, why: string) => void;
+
+interface Entry {
+  readonly input: AnchorInput;
+  readonly where: string;
+  anchor?: Anchor | null; // null: parsed, and unusable
+}
+
 /**
- * Index `inputs`. A certificate that does not parse is a config error, unless `skipBad` is
- * given (the system store: OpenSSL, too, skips what it cannot use there).
+ * Index `inputs`. Without `skipBad` every certificate is parsed now and one that does not parse
+ * is a config error (a file the user named). With it (the system store, as OpenSSL does there)
+ * parsing waits for a lookup, and a certificate that does not parse is reported and skipped.
  */
-export function anchorSet(name: string, inputs: readonly AnchorInput[], skipBad?: (where: string, why: string) => void): AnchorSet {
-  const bySubject = new Map<string, Anchor[]>();
-  const byDer = new Map<string, Anchor>();
-  const pems: string[] = [];
+export function anchorSet(name: string, inputs: readonly AnchorInput[], skipBad?: SkipBad): AnchorSet {
+  const bySubject = new Map<string, Entry[]>();
+  const byDer = new Map<string, Entry>();
   for (const [i, input] of inputs.entries()) {
     const key = input.der.toString('base64');
     if (byDer.has(key)) continue;
-    let cert: Cert;
-    try {
-      cert = parseCertificate(input.der);
-    } catch (err) {
-      const where = `${input.source}: certificate ${i + 1}`;
-      if (!skipBad) throw new TlsifyError('config', `${where}: ${(err as Error).message}`, { cause: err });
-      skipBad(where, (err as Error).message);
+    const entry: Entry = { input, where: `${input.source}: certificate ${i + 1}` };
+    if (!skipBad) entry.anchor = parseStrict(entry);
+    const subject = subjectOf(input.der);
+    if (subject === undefined) {
+      skipBad?.(entry.where, 'not a DER certificate');
       continue;
     }
-    const anchor: Anchor = { cert, source: input.source };
-    byDer.set(key, anchor);
-    const subject = anchor.cert.subjectDer.toString('hex');
-    bySubject.set(subject, [...(bySubject.get(subject) ?? []), anchor]);
-    pems.push(toPem(key));
+    byDer.set(key, entry);
+    bySubject.set(subject, [...(bySubject.get(subject) ?? []), entry]);
   }
+  const resolve = (entry: Entry): Anchor | undefined => {
+    if (entry.anchor === undefined) {
+      try {
+        entry.anchor = { cert: parseCertificate(entry.input.der), source: entry.input.source };
+      } catch (err) {
+        entry.anchor = null;
+        skipBad?.(entry.where, (err as Error).message);
+      }
+    }
+    return entry.anchor ?? undefined;
+  };
+  let pems: readonly string[] | undefined;
   return Object.freeze({
     name,
     size: byDer.size,
-    pems: Object.freeze(pems),
-    bySubject: (subjectDer: Buffer) => bySubject.get(subjectDer.toString('hex')) ?? [],
-    byDer: (der: Buffer) => byDer.get(der.toString('base64')),
+    get pems() {
+      return (pems ??= Object.freeze([...byDer.keys()].map(toPem)));
+    },
+    bySubject: (subjectDer: Buffer) => (bySubject.get(subjectDer.toString('hex')) ?? []).map(resolve).filter((a): a is Anchor => a !== undefined),
+    byDer: (der: Buffer) => {
+      const entry = byDer.get(der.toString('base64'));
+      return entry ? resolve(entry) : undefined;
+    },
   });
+}
+
+function parseStrict(entry: Entry): Anchor {
+  try {
+    return { cert: parseCertificate(entry.input.der), source: entry.input.source };
+  } catch (err) {
+    throw new TlsifyError('config', `${entry.where}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** The subject Name's DER (hex), read without parsing the rest (RFC 5280 §4.1). */
+function subjectOf(der: Buffer): string | undefined {
+  try {
+    const tbs = new DerReader(der).sequence().sequence();
+    tbs.explicit(0); // version
+    tbs.read(); // serialNumber
+    tbs.read(); // signature
+    tbs.read(); // issuer
+    tbs.read(); // validity
+    return tbs.read().raw.toString('hex');
+  } catch {
+    return undefined;
+  }
 }
 
 /** RFC 7468 §2: base64 lines of 64 characters, no empty line before the end marker. */
