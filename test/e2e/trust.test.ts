@@ -237,3 +237,52 @@ describe('tlsify verify gives the verdict of connect', () => {
     assert.equal(now.status, codes.expired.exit, now.stdout);
   });
 });
+
+describe('more rows of the trust table', () => {
+  test('a not-yet-valid intermediate: expired code, naming depth 1', async () => {
+    const later = await issue({ subject: 'CN=future int', ca: true, issuer: pki.root, notBefore: new Date(Date.now() + 86400_000), notAfter: new Date(Date.now() + 30 * 86400_000) });
+    const leaf = await issue({ subject: 'CN=localhost', issuer: later, dns: ['localhost'] });
+    const p = await serve(leaf.keyPem, [leaf, later]);
+    const r = await connect(p.port, '--ca', pki.caFile);
+    assert.equal(r.status, codes.expired.exit, r.stderr);
+    assert.match(last(r).message!, /depth 1 .* is not valid before/);
+  });
+
+  test('a pin on an expired same-named intermediate that is not on the path: pin-mismatch', async () => {
+    const DAY = 86400_000;
+    const g = await issue({ subject: 'CN=Shared Int', ca: true, issuer: pki.root, notBefore: new Date(Date.now() - 30 * DAY), notAfter: new Date(Date.now() - DAY) });
+    const e = await issue({ subject: 'CN=Shared Int', ca: true, issuer: pki.root });
+    const leaf = await issue({ subject: 'CN=localhost', issuer: e, dns: ['localhost'], skipAki: true });
+    const p = await serve(leaf.keyPem, [leaf, e, g]);
+    const onDecoy = await connect(p.port, '--ca', pki.caFile, '--pin', g.spkiPin, '--pin', pki.untrustedRoot.spkiPin);
+    assert.equal(onDecoy.status, codes['pin-mismatch'].exit, onDecoy.stderr);
+    const onReal = await connect(p.port, '--ca', pki.caFile, '--pin', e.spkiPin, '--pin', pki.untrustedRoot.spkiPin);
+    assert.equal(onReal.status, 0, onReal.stderr);
+  });
+});
+
+describe('tlsify pin', () => {
+  test('prints the base64 of the openssl pipeline from the HPKP how-tos', () => {
+    const viaOpenssl = spawnSync('sh', ['-c', `openssl x509 -pubkey -noout -in ${pki.good.certFile} | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`], { encoding: 'utf8' }).stdout.trim();
+    const r = spawnSync(TLSIFY, ['pin', pki.good.certFile], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `sha256//${viaOpenssl} pin-sha256="${viaOpenssl}" CN=localhost\n`);
+  });
+
+  test('--connect prints the validated path by depth', async () => {
+    const p = await good();
+    // Not spawnSync: the peer lives in this process and must keep answering.
+    const r = await runOnce(['pin', '--connect', `127.0.0.1:${p.port}`, '--ca', pki.caFile, '--servername', 'localhost']);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.toString().trim().split('\n');
+    assert.deepEqual(lines.map((l) => l.split(' ').slice(0, 2).join(' ')), ['depth=0 leaf', 'depth=1 intermediate', 'depth=2 anchor']);
+    assert.ok(lines[0]!.includes(`sha256//${pki.good.issued.spkiPin.slice(7)}`));
+  });
+
+  test('--connect to an untrusted server prints nothing and exits with its code', async () => {
+    const p = await serve(pki.untrusted.issued.keyPem, pki.untrusted.chainPem);
+    const r = await runOnce(['pin', '--connect', `127.0.0.1:${p.port}`, '--ca', pki.caFile, '--servername', 'localhost']);
+    assert.equal(r.status, codes.untrusted.exit);
+    assert.equal(r.stdout.length, 0);
+  });
+});
