@@ -84,6 +84,20 @@ describe('identities', () => {
     }
   });
 
+  test('IDN: a U-label on the command line is sent and compared as its A-label', async () => {
+    const leaf = await issue({ subject: 'CN=idn', issuer: pki.intermediate, dns: ['xn--bcher-kva.example'] });
+    let sni: string | false | null | undefined;
+    const peer = await tlsPeer({ key: leaf.keyPem, cert: leaf.certPem + pki.intermediate.certPem }, (sock, n) => {
+      sni = sock.servername;
+      echoUpper(sock, n);
+    });
+    peers.push(peer);
+    const r = await runOnce(['connect', `127.0.0.1:${peer.port}`, '--ca', pki.caFile, '--servername', 'bücher.example'], 'x');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(sni, 'xn--bcher-kva.example');
+    assert.equal(r.events.find((e) => e.name === 'verified')!.fields.identity, 'dns:xn--bcher-kva.example');
+  });
+
   test('SRV-ID and URI-ID: matched when asked for, and the control channel says which', async () => {
     const p = await serve(pki.srv.issued.keyPem, pki.srv.chainPem);
     const base = ['connect', `127.0.0.1:${p.port}`, '--ca', pki.caFile, '--servername', 'localhost'];
