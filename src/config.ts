@@ -37,17 +37,49 @@ export interface VerifyConfig {
   readonly logLevel: LogLevel;
 }
 
+export interface ServerCredential {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface AcceptConfig {
+  /** The accepted socket: fd N, or undefined for fds 0 and 1 (inetd/UCSPI style). */
+  readonly netFd: number | undefined;
+  /** `-- PROGRAM ARGS...`: run it with plaintext pipes; else plaintext is stdin/stdout (with --net-fd). */
+  readonly program: readonly string[] | undefined;
+  /** --cert/--key pairs, in order (e.g. one RSA and one ECDSA). */
+  readonly credentials: readonly ServerCredential[];
+  readonly pkcs12: readonly string[];
+  /** Where the key passphrase comes from: env:VAR, fd:N or file:PATH, never argv. */
+  readonly pass: string | undefined;
+  /** --sni NAME=CERT,KEY: certificates chosen by the client's SNI. */
+  readonly sni: readonly { readonly name: string; readonly cert: string; readonly key: string }[];
+  readonly alpn: readonly string[];
+  readonly minTls: 'TLSv1.2' | 'TLSv1.3';
+  readonly ocspStaple: string | undefined;
+  readonly clientAuth: 'none' | 'optional' | 'require';
+  /** How client certificates are verified (purpose clientAuth; references from --client-name/--client-uri-id). */
+  readonly clientPolicy: TrustPolicy;
+  /** --tickets file:KEYFILE: stateless tickets with a 48-byte key shared across processes. */
+  readonly ticketKeyFile: string | undefined;
+  readonly handshakeTimeoutMs: number;
+  readonly controlFd: number | undefined;
+  readonly closeOnEof: boolean;
+  readonly logLevel: LogLevel;
+}
+
 export type PinConfig =
   | { readonly mode: 'files'; readonly files: readonly string[]; readonly hpkp: boolean; readonly backup: readonly string[]; readonly maxAge: number; readonly includeSubDomains: boolean }
   | { readonly mode: 'connect'; readonly connect: ConnectConfig };
 
-export type Topic = 'main' | 'connect' | 'verify' | 'pin' | 'demo';
+export type Topic = 'main' | 'connect' | 'accept' | 'verify' | 'pin' | 'demo';
 
 export type Command =
   | { readonly kind: 'help'; readonly topic: Topic }
   | { readonly kind: 'version' }
   | { readonly kind: 'demo'; readonly logLevel: LogLevel }
   | { readonly kind: 'connect'; readonly config: ConnectConfig }
+  | { readonly kind: 'accept'; readonly config: AcceptConfig }
   | { readonly kind: 'verify'; readonly config: VerifyConfig }
   | { readonly kind: 'pin'; readonly config: PinConfig };
 
@@ -61,16 +93,19 @@ const trustFlags = ['ca', 'ca-set', 'pin', 'tlsa', 'crl', 'ocsp', 'srv-id', 'uri
 const connectFlags = ['servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'close-on-eof', 'hold', 'hold-timeout'] as const;
 
 /** Which flags each command takes; anything else is a usage error, not a silent no-op. */
-const commandFlags: Record<'connect' | 'verify' | 'pin' | 'demo', readonly string[]> = {
+const serverFlags = ['cert', 'key', 'pkcs12', 'pass', 'sni', 'ocsp-staple', 'client-auth', 'client-name', 'client-uri-id', 'tickets'] as const;
+
+const commandFlags: Record<(typeof commands)[number], readonly string[]> = {
+  accept: [...trustFlags, ...serverFlags, 'alpn', 'min-tls', 'handshake-timeout', 'net-fd', 'control-fd', 'close-on-eof', 'log-level'],
   connect: [...trustFlags, ...connectFlags, 'log-level'],
   verify: [...trustFlags, 'chain', 'host', 'ip', 'at', 'log-level'],
   pin: [...trustFlags, ...connectFlags, 'connect', 'hpkp', 'backup', 'max-age', 'include-subdomains', 'log-level'],
   demo: ['log-level'],
 };
 
-const stringFlags = ['servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'log-level', 'ocsp', 'hold-timeout', 'chain', 'host', 'ip', 'at', 'connect', 'max-age'] as const;
+const stringFlags = ['pass', 'ocsp-staple', 'client-auth', 'tickets', 'servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'log-level', 'ocsp', 'hold-timeout', 'chain', 'host', 'ip', 'at', 'connect', 'max-age'] as const;
 /** Flags that may be given more than once; each value may itself be a list where noted. */
-const arrayFlags = ['ca', 'ca-set', 'pin', 'tlsa', 'crl', 'srv-id', 'uri-id', 'backup'] as const;
+const arrayFlags = ['ca', 'ca-set', 'pin', 'tlsa', 'crl', 'srv-id', 'uri-id', 'backup', 'cert', 'key', 'pkcs12', 'sni', 'client-name', 'client-uri-id'] as const;
 const booleanFlags = ['help', 'version', 'close-on-eof', 'pin-only', 'pin-report-only', 'hold', 'hpkp', 'include-subdomains'] as const;
 
 const parserConfig: Partial<parser.Configuration> = {
@@ -92,7 +127,7 @@ function usage(message: string): TlsifyError {
   return new TlsifyError('usage', message);
 }
 
-const commands = ['connect', 'verify', 'pin', 'demo'] as const;
+const commands = ['connect', 'accept', 'verify', 'pin', 'demo'] as const;
 const commandList = commands.join(', ');
 
 /** Parse argv (without node and script). Throws TlsifyError('usage') on anything off. */
@@ -111,8 +146,7 @@ export function parseArgs(argv: readonly string[], facts: LaunchFacts): Command 
   if (unknown !== undefined) {
     throw usage(`unknown option '${unknown}' (see 'tlsify --help' for the options)`);
   }
-  const rest = parsed['--'] as string[] | undefined;
-  if (rest && rest.length > 0) throw usage(`unexpected arguments after '--': ${rest.join(' ')}`);
+  const rest = (parsed['--'] as string[] | undefined) ?? [];
 
   const flags = new Flags(parsed);
   const [command, ...args] = positional;
@@ -131,7 +165,10 @@ export function parseArgs(argv: readonly string[], facts: LaunchFacts): Command 
   const name = command as (typeof commands)[number];
   if (flags.bool('help')) return { kind: 'help', topic: name };
   flags.allowOnly(commandFlags[name], name);
+  if (rest.length > 0 && name !== 'accept') throw usage(`unexpected arguments after '--': ${rest.join(' ')} (only 'accept' runs a program)`);
   switch (name) {
+    case 'accept':
+      return { kind: 'accept', config: acceptConfig(args, rest, flags, facts) };
     case 'connect':
       return { kind: 'connect', config: connectConfig(args, flags, facts) };
     case 'verify':
@@ -300,6 +337,7 @@ function trustPolicy(flags: Flags, primary: ReferenceId[]): TrustPolicy {
   const ocsp = flags.string('ocsp', 'off, check or require') ?? 'off';
   if (ocsp !== 'off' && ocsp !== 'check' && ocsp !== 'require') throw usage(`--ocsp: expected off, check or require, got '${ocsp}'`);
   return Object.freeze({
+    purpose: 'serverAuth' as const,
     caSets: Object.freeze(sets),
     references: Object.freeze([...primary, ...srv, ...uri]),
     pins: Object.freeze(pins),
@@ -344,6 +382,65 @@ function connectConfig(args: string[], flags: Flags, facts: LaunchFacts): Connec
     handshakeTimeoutMs: flags.seconds('handshake-timeout', 10),
     holdMs: hold ? flags.seconds('hold-timeout', 30) : undefined,
     netFd,
+    controlFd,
+    closeOnEof: flags.bool('close-on-eof'),
+    logLevel: flags.logLevel(),
+  });
+}
+
+function acceptConfig(args: string[], program: string[], flags: Flags, facts: LaunchFacts): AcceptConfig {
+  if (args.length > 0) throw usage(`accept takes no arguments before '--', got '${args.join(' ')}'`);
+  const netFd = flags.fd('net-fd');
+  if (netFd === 'none') throw usage("--net-fd: expected a descriptor number, got 'none'");
+  if (netFd !== undefined) requireOpen(netFd, '--net-fd', facts);
+  if (program.length === 0 && netFd === undefined) {
+    throw usage('accept: with the network on fds 0 and 1 (inetd style), plaintext needs a program: accept [options] -- PROGRAM ARGS...; or give --net-fd N to use stdin/stdout');
+  }
+  const certs = flags.list('cert', 'a PEM certificate file (leaf first, chain after)');
+  const keys = flags.list('key', 'a PEM private key file');
+  if (certs.length !== keys.length) throw usage(`--cert and --key come in pairs: got ${certs.length} --cert and ${keys.length} --key`);
+  const pkcs12 = flags.list('pkcs12', 'a PKCS#12 file');
+  if (certs.length + pkcs12.length === 0) throw usage('accept: expected a server certificate: --cert FILE --key FILE, or --pkcs12 FILE');
+  const sni = flags.list('sni', 'NAME=CERT,KEY').map((spec) => {
+    const m = /^([^=]+)=([^,]+),(.+)$/.exec(spec);
+    if (!m) throw usage(`--sni: expected NAME=CERT,KEY, got '${spec}'`);
+    const ref = asUsage('--sni', () => dnsReference(m[1]!.replace(/^\*\./, 'wildcard.')));
+    if (ref.type !== 'dns') throw usage(`--sni: SNI names are host names, got '${m[1]}'`);
+    return { name: m[1]!.toLowerCase(), cert: m[2]!, key: m[3]! };
+  });
+  const clientAuth = flags.string('client-auth', 'none, optional or require') ?? 'none';
+  if (clientAuth !== 'none' && clientAuth !== 'optional' && clientAuth !== 'require') {
+    throw usage(`--client-auth: expected none, optional or require, got '${clientAuth}'`);
+  }
+  if (clientAuth === 'none') {
+    for (const name of [...trustFlags, 'client-name', 'client-uri-id']) {
+      if (flags.given(name)) throw usage(`--${name} verifies client certificates: it goes with --client-auth optional|require`);
+    }
+  }
+  const names = flags.list('client-name', 'a DNS name or IP address').map((n) => asUsage('--client-name', () => dnsReference(n)));
+  const uris = flags.list('client-uri-id', 'a URI-ID like spiffe://example.org/x').map((u) => asUsage('--client-uri-id', () => uriReference(u)));
+  const tickets = flags.string('tickets', 'file:KEYFILE');
+  if (tickets !== undefined && !tickets.startsWith('file:')) throw usage(`--tickets: expected file:KEYFILE, got '${tickets}'`);
+  const pass = flags.string('pass', 'env:VAR, fd:N or file:PATH');
+  if (pass !== undefined && !/^(env|fd|file):./.test(pass)) {
+    throw usage(`--pass: expected env:VAR, fd:N or file:PATH, got '${pass.replace(/./g, '*')}': a passphrase on the command line is visible to every user (ps, /proc)`);
+  }
+  const controlFlag = flags.fd('control-fd');
+  const controlFd = controlFlag === undefined && netFd === 3 ? undefined : resolveControlFd(controlFlag, facts);
+  return Object.freeze({
+    netFd,
+    program: program.length > 0 ? Object.freeze([...program]) : undefined,
+    credentials: Object.freeze(certs.map((cert, i) => ({ cert, key: keys[i]! }))),
+    pkcs12: Object.freeze(pkcs12),
+    pass,
+    sni: Object.freeze(sni),
+    alpn: Object.freeze(alpnList(flags)),
+    minTls: minTls(flags),
+    ocspStaple: flags.string('ocsp-staple', 'a DER OCSP response file'),
+    clientAuth,
+    clientPolicy: { ...trustPolicy(flags, [...names, ...uris]), purpose: 'clientAuth' as const },
+    ticketKeyFile: tickets?.slice('file:'.length),
+    handshakeTimeoutMs: flags.seconds('handshake-timeout', 10),
     controlFd,
     closeOnEof: flags.bool('close-on-eof'),
     logLevel: flags.logLevel(),

@@ -28,6 +28,7 @@ const main = `tlsify: TLS for programs that would rather not link a TLS library.
 
 Usage:
   tlsify connect HOST:PORT [options]   dial, verify the peer, then relay plaintext
+  tlsify accept [options] [-- PROG...] the server side: inetd/UCSPI style, or a socket on --net-fd
   tlsify verify --chain FILE [options] the same verdict offline, on a PEM chain
   tlsify pin [FILE|-]...               SPKI pins of certificates and keys (--connect: of a server)
   tlsify demo                          a first run with no network (a local CA and server)
@@ -80,6 +81,40 @@ Examples:
 Exit status: see 'tlsify --help'.
 `;
 
+const accept = `Usage: tlsify accept --cert FILE --key FILE [options] -- PROGRAM [ARGS...]
+       tlsify accept --cert FILE --key FILE --net-fd N [options]
+
+The server side. The accepted TCP socket is fds 0 and 1 (inetd, systemd Accept=yes,
+tcpserver, s6-tcpserver) or --net-fd N (a parent that accepted it itself). With -- PROGRAM,
+tlsify runs PROGRAM with plaintext pipes as its stdin and stdout and the TLS facts in its
+environment (README: "Server side"); otherwise plaintext is tlsify's own stdin/stdout and
+events go to fd 3. Nothing reaches the program before the handshake and the client's verdict.
+
+Server credentials:
+  --cert FILE --key FILE    a certificate chain (leaf first) and its key; repeat the pair for
+                            several (e.g. RSA and ECDSA)
+  --pkcs12 FILE             a PKCS#12 bundle instead
+  --pass env:VAR|fd:N|file:PATH   the key passphrase (never on the command line)
+  --sni NAME=CERT,KEY       serve this certificate when the client asks for NAME; repeatable
+  --alpn LIST               protocols to agree to, in preference order
+  --min-tls 1.2|1.3         lowest TLS version accepted (default 1.2)
+  --ocsp-staple FILE        a DER OCSP response to staple
+  --tickets file:KEYFILE    resume sessions across processes with stateless tickets encrypted
+                            with the 48-byte key in KEYFILE (default: no resumption)
+Client certificates:
+  --client-auth none|optional|require   ask for a client certificate (default none)
+  --client-name NAME        the client certificate must carry this DNS-ID or IP-ID; repeatable
+  --client-uri-id URI       or this URI-ID (e.g. spiffe://example.org/backup)
+${trustOptions}Transport:
+  --net-fd N                the accepted socket is fd N, not fds 0 and 1
+  --handshake-timeout SEC   give up on a client that does not finish the handshake (default 10)
+  --close-on-eof, --control-fd N|none, --log-level LEVEL   as for connect
+
+Examples:
+  tcpserver 0 8443 tlsify accept --cert site.pem --key site.key -- ./service
+  tlsify accept --net-fd 5 --cert site.pem --key site.key --client-auth require --ca clients.pem
+`;
+
 const verify = `Usage: tlsify verify --chain FILE (--host NAME | --ip ADDR | --srv-id ID | --uri-id URI)
                      [trust options] [--at TIME]
 
@@ -116,4 +151,4 @@ child against it with the control channel on fd 3, and shows the transcript and 
 data. Needs no network; leaves nothing behind.
 `;
 
-export const helpTexts = { main, connect, verify, pin, demo } as const;
+export const helpTexts = { main, connect, accept, verify, pin, demo } as const;

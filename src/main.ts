@@ -51,6 +51,10 @@ async function main(argv: readonly string[]): Promise<number> {
         const { runConnect } = await import('./commands/connect.ts');
         return await runConnect(command.config, createLog(command.config.logLevel));
       }
+      case 'accept': {
+        const { runAccept } = await import('./commands/accept.ts');
+        return await runAccept(command.config, createLog(command.config.logLevel));
+      }
       case 'verify': {
         const { runVerify } = await import('./commands/verify.ts');
         return runVerify(command.config, createLog(command.config.logLevel), (text) => write(1, text));

@@ -9,7 +9,9 @@ export type PathResult =
   | { readonly ok: true; readonly path: readonly Cert[]; readonly anchor: Anchor }
   | { readonly ok: false; readonly code: 'untrusted' | 'expired'; readonly message: string };
 
-const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+/** What the leaf is for: a TLS server (connect) or a TLS client (accept with client auth). */
+export type Purpose = 'serverAuth' | 'clientAuth';
+const EKU: Record<Purpose, string> = { serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2' };
 const ANY_EKU = '2.5.29.37.0';
 const MAX_DEPTH = 8;
 const MIN_RSA_BITS = 2048;
@@ -17,8 +19,8 @@ const MIN_RSA_BITS = 2048;
 type Fail = Extract<PathResult, { ok: false }>;
 
 /** Validate `leaf` at time `now`. `presented` are the other certificates the peer sent. */
-export function validatePath(leaf: Cert, presented: readonly Cert[], anchors: AnchorSet, now: Date): PathResult {
-  const builder = new Builder(presented, anchors, now);
+export function validatePath(leaf: Cert, presented: readonly Cert[], anchors: AnchorSet, now: Date, purpose: Purpose = 'serverAuth'): PathResult {
+  const builder = new Builder(presented, anchors, now, purpose);
   const direct = anchors.byDer(leaf.der);
   if (direct) {
     // The peer's own certificate is a configured anchor (a self-signed server and --ca).
@@ -35,6 +37,7 @@ class Builder {
     private readonly presented: readonly Cert[],
     private readonly anchors: AnchorSet,
     private readonly now: Date,
+    private readonly purpose: Purpose,
   ) {}
 
   /** Depth-first search with backtracking; returns the first path that passes every check. */
@@ -90,8 +93,9 @@ class Builder {
         const notCa = issuerProblem(cert, depth - 1, isAnchor);
         if (notCa) return untrusted(`${where} ${notCa}`);
       }
-      if (cert.extKeyUsage && !cert.extKeyUsage.includes(SERVER_AUTH) && !cert.extKeyUsage.includes(ANY_EKU)) {
-        return untrusted(`${where} is not for TLS servers: its extended key usage lacks serverAuth`);
+      if (cert.extKeyUsage && !cert.extKeyUsage.includes(EKU[this.purpose]) && !cert.extKeyUsage.includes(ANY_EKU)) {
+        const role = this.purpose === 'serverAuth' ? 'servers' : 'clients';
+        return untrusted(`${where} is not for TLS ${role}: its extended key usage lacks ${this.purpose}`);
       }
       if (!isAnchor && cert.unhandledCriticalExtensions.length > 0) {
         return untrusted(`${where} has critical extensions tlsify does not handle: ${cert.unhandledCriticalExtensions.join(', ')}`);

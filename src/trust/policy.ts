@@ -41,7 +41,10 @@ export interface Tlsa {
 export type OcspMode = 'off' | 'check' | 'require';
 
 export interface TrustPolicy {
+  /** serverAuth when tlsify verifies a server (connect), clientAuth for client certificates (accept). */
+  readonly purpose: 'serverAuth' | 'clientAuth';
   readonly caSets: readonly CaSet[];
+  /** Identities to match (RFC 9525); empty only for client certificates, where names are optional. */
   readonly references: readonly ReferenceId[];
   readonly pins: readonly Pin[];
   readonly pinMode: PinMode;

@@ -25,7 +25,8 @@ export interface Verified {
   readonly path: readonly Cert[];
   /** The CA anchor, when a CA set authenticated the peer. */
   readonly anchor: Anchor | undefined;
-  /** Undefined where names are not checked: DANE-EE and --pin-only (RFC 7671 §5.1). */
+  /** Undefined where names are not checked: DANE-EE, --pin-only (RFC 7671 §5.1), and client
+   * certificates when no --client-name/--client-uri-id was given. */
   readonly identity: IdentityMatch | undefined;
 }
 
@@ -56,7 +57,7 @@ export function verifyPeer(lp: LoadedPolicy, evidence: PeerEvidence, now: Date, 
 
   const auth = authenticate(lp, leaf, presented, evidence, now, report);
   let identity: IdentityMatch | undefined;
-  if (auth.by === 'ca' || auth.by === 'dane-ta') {
+  if ((auth.by === 'ca' || auth.by === 'dane-ta') && policy.references.length > 0) {
     identity = matchIdentity(policy.references, leaf.san);
     if (!identity) throw new TlsifyError('name-mismatch', nameMismatch(policy.references, leaf));
   }
@@ -88,7 +89,7 @@ function authenticate(lp: LoadedPolicy, leaf: Cert, presented: Cert[], evidence:
     return { by: dane.usage === 3 ? 'dane-ee' : 'dane-ta', path: [...dane.path], anchor: undefined };
   }
   if (lp.anchors.size === 0) throw new TlsifyError('untrusted', 'no CA set, TLSA record or pin can authenticate the peer');
-  const result = validatePath(leaf, presented, lp.anchors, now);
+  const result = validatePath(leaf, presented, lp.anchors, now, policy.purpose);
   if (!result.ok) throw new TlsifyError(result.code, result.message);
   // Belt and braces: OpenSSL built its own path from the same anchors. Both must agree.
   if (evidence.openssl && !evidence.openssl.authorized) {

@@ -26,8 +26,8 @@ test('--version names tlsify, node and OpenSSL', () => {
 });
 
 const usage: [string[], RegExp][] = [
-  [[], /expected a command \(connect, verify, pin, demo\), got nothing/],
-  [['frobnicate'], /expected a command \(connect, verify, pin, demo\), got 'frobnicate'/],
+  [[], /expected a command \(connect, accept, verify, pin, demo\), got nothing/],
+  [['frobnicate'], /expected a command \(connect, accept, verify, pin, demo\), got 'frobnicate'/],
   [['connect'], /expected one HOST:PORT, got none/],
   [['connect', 'example.com'], /expected HOST:PORT or \[IPv6\]:PORT, got 'example.com' \(no port\)/],
   [['connect', 'example.com:0'], /expected a port from 1 to 65535 in 'example.com:0', got '0'/],
