@@ -171,6 +171,7 @@ class Session {
       this.log.error(fields, err.message);
     }
     this.hs?.socket.destroy();
+    this.hs?.relay.destroy();
     this.transport?.socket.destroy();
     this.emit('end', { code, exit: exitStatus(code), message: err.message });
     void this.control.flush(2000).then(() => this.settle(exitStatus(code)));

@@ -13,7 +13,10 @@ export class Relay extends Duplex {
   transportEnd: TransportEnd = 'open';
 
   constructor(private readonly raw: net.Socket) {
-    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024 });
+    // autoDestroy off: node:tls destroys the TLS socket when its underlying stream closes, which
+    // on newer Node drops plaintext still buffered for a slow reader. Whoever owns the session
+    // destroys the relay when it is done with it.
+    super({ allowHalfOpen: true, autoDestroy: false, readableHighWaterMark: 64 * 1024 });
     raw.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) raw.pause();
     });

@@ -3,7 +3,7 @@
 // RFC 9525 §6: only subjectAltName entries count, never the subject CN. DNS names are compared
 // as A-labels, case-insensitively; a wildcard is only a whole left-most `*` label.
 import { isIP } from 'node:net';
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { formatIp, type SanEntry } from './cert.ts';
 
 /** Thrown when a reference identifier cannot be built; the message says expected / got. */
@@ -68,7 +68,10 @@ function toALabels(input: string, what: string): string {
   if (/[%\s/\\@]/.test(input)) throw new NameError(`${what}: expected a DNS name, got '${clip(input)}' (contains '%', '/', '\\', '@' or white space)`);
   const name = input.endsWith('.') ? input.slice(0, -1) : input;
   const ascii = name === '' ? '' : domainToASCII(name);
-  if (ascii === '') throw new NameError(`${what}: expected a DNS name, got '${clip(input)}' (not a valid IDNA name)`);
+  // Node 20 returns '' for an A-label that is not valid Punycode; newer Node (the ada parser)
+  // returns it unchanged, so also check that every xn-- label decodes.
+  const badALabel = ascii.split('.').some((label) => label.startsWith('xn--') && domainToUnicode(label).startsWith('xn--'));
+  if (ascii === '' || badALabel) throw new NameError(`${what}: expected a DNS name, got '${clip(input)}' (not a valid IDNA name)`);
   if (ascii.length > 253) throw new NameError(`${what}: expected a DNS name of at most 253 bytes, got ${ascii.length} bytes`);
   const labels = ascii.split('.');
   // node:url reads a numeric last label as IPv4 ('127.1' -> '127.0.0.1'); RFC 3696 §2 forbids all-numeric TLDs anyway.
