@@ -13,3 +13,20 @@ export function emptyOpensslDefaults(): void {
   process.env.SSL_CERT_FILE = '/dev/null';
   process.env.SSL_CERT_DIR = '/dev/null';
 }
+
+/**
+ * For the `system` set alone, let OpenSSL verify against the system store natively instead of
+ * parsing every root into `ca` (~20 ms). The distribution's bundle file and hashed directory are
+ * made together from the same roots (update-ca-certificates, update-ca-trust), so OpenSSL gets
+ * the directory alone, looked up lazily by subject hash; a bundle named by SSL_CERT_FILE, or one
+ * with no hashed directory beside it, is read as well. Must run before the first TLS context.
+ * Returns false when this cannot be done (tlsify started without its launcher's
+ * --use-openssl-ca): the caller then passes `ca` as for any other set.
+ */
+export function opensslUsesSystemStore(paths: { file: string | undefined; dir: string | undefined }): boolean {
+  if (!process.execArgv.includes('--use-openssl-ca')) return false;
+  const readFile = paths.file !== undefined && (paths.dir === undefined || userEnv.SSL_CERT_FILE !== undefined);
+  process.env.SSL_CERT_FILE = readFile ? paths.file : '/dev/null';
+  process.env.SSL_CERT_DIR = paths.dir ?? '/dev/null';
+  return true;
+}

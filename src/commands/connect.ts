@@ -9,7 +9,9 @@ import { adopt, dial, type Transport } from '../net/dial.ts';
 import { plaintextIn, plaintextOut } from '../stdio.ts';
 import { handshake, type Handshake } from '../tls/client.ts';
 import { startPump, type Pump } from '../tls/pump.ts';
+import { opensslUsesSystemStore, userEnv } from '../env.ts';
 import { loadPolicy } from '../trust/load.ts';
+import { opensslSystemPaths } from '../trust/store.ts';
 import { verifyPeer, type Verified } from '../trust/verify.ts';
 import { PROTOCOL_VERSION, VERSION } from '../version.ts';
 import { verdictEvents } from './events.ts';
@@ -67,7 +69,10 @@ class Session {
     if (this.ended) return void t.socket.destroy();
     this.emit('connected', { address: t.remoteAddress, port: t.remotePort, 'local-address': t.localAddress, 'local-port': t.localPort, fd: cfg.netFd });
 
-    const hs = await handshake(t, lp.anchors, { sni: cfg.sni, alpn: cfg.alpn, minTls: cfg.minTls, timeoutMs: cfg.handshakeTimeoutMs, requestOcsp: cfg.policy.ocsp !== 'off' });
+    // OpenSSL's own check uses the same anchors: the system store natively, else `ca`.
+    const systemOnly = cfg.policy.caSets.length === 1 && cfg.policy.caSets[0]!.kind === 'system';
+    const ca = systemOnly && opensslUsesSystemStore(opensslSystemPaths({ env: userEnv })) ? undefined : lp.anchors.pems;
+    const hs = await handshake(t, { ca, sni: cfg.sni, alpn: cfg.alpn, minTls: cfg.minTls, timeoutMs: cfg.handshakeTimeoutMs, requestOcsp: cfg.policy.ocsp !== 'off' });
     this.hs = hs;
     if (this.ended) return void hs.socket.destroy();
     this.emit('handshake', { version: hs.version, cipher: hs.cipher, alpn: hs.alpn ?? '', sni: cfg.sni ?? '', resumed: hs.resumed });

@@ -3,7 +3,6 @@
 // the verdict is trust/verify.ts's, taken before any byte is read or written (facts §5.6).
 import tls from 'node:tls';
 import { TlsifyError } from '../codes.ts';
-import type { AnchorSet } from '../trust/anchors.ts';
 import type { PeerEvidence } from '../trust/verify.ts';
 import type { Transport } from '../net/dial.ts';
 import { Relay } from './relay.ts';
@@ -13,6 +12,8 @@ export interface ClientOptions {
   readonly alpn: readonly string[];
   readonly minTls: 'TLSv1.2' | 'TLSv1.3';
   readonly timeoutMs: number;
+  /** The anchors for OpenSSL's own check; undefined: its default store (set up by env.ts). */
+  readonly ca: readonly string[] | undefined;
   /** Ask the server to staple an OCSP response (status_request). */
   readonly requestOcsp: boolean;
 }
@@ -27,12 +28,12 @@ export interface Handshake {
   readonly evidence: PeerEvidence;
 }
 
-export function handshake(transport: Transport, anchors: AnchorSet, opts: ClientOptions): Promise<Handshake> {
+export function handshake(transport: Transport, opts: ClientOptions): Promise<Handshake> {
   const relay = new Relay(transport.socket);
   const socket = tls.connect({
     socket: relay,
     ...(opts.sni !== undefined ? { servername: opts.sni } : {}),
-    ca: [...anchors.pems],
+    ...(opts.ca !== undefined ? { ca: [...opts.ca] } : {}),
     // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED cannot change it; the verdict is ours.
     rejectUnauthorized: false,
     checkServerIdentity: () => undefined,

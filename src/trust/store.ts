@@ -1,12 +1,13 @@
 // trust/store.ts: the --ca-set sources of trust anchors (system, bundled, system-no-local,
 // file:PATH, dir:PATH, @NAME, none): parse and name them, and read them into one AnchorSet.
-// The system store follows OpenSSL's conventions (crypto/x509/by_file.c, by_dir.c).
+// The system store follows OpenSSL's conventions (crypto/x509/by_file.c, by_dir.c): the bundle
+// file is read now, hashed directories only on lookup (anchors.ts), so start-up reads one file.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { TlsifyError } from '../codes.ts';
-import { anchorSet, type AnchorInput, type AnchorSet } from './anchors.ts';
+import { anchorSet, type AnchorInput, type AnchorSet, type HashedDir } from './anchors.ts';
 import { parseCertificate, pemBlocks } from './cert.ts';
 import { DerReader, readDer } from './der.ts';
 import type { CaSet } from './policy.ts';
@@ -75,29 +76,40 @@ export function loadCaSets(sets: readonly CaSet[], skipBad: SkipBad, opts: Store
   if (unique.length > 1 && names.includes('none')) throw usage(`--ca-set: expected 'none' alone (it trusts no CA), got ${names.join('+')}`);
   const ctx: Context = { root: opts.root ?? '/', env: opts.env ?? process.env, configHome: opts.configHome, skipBad };
   const inputs: AnchorInput[] = [];
+  const hashedDirs: HashedDir[] = [];
   for (const [i, set] of unique.entries()) {
-    for (const der of readSet(set, ctx)) inputs.push({ der, source: names[i]! });
+    const source = names[i]!;
+    const { ders, dirs } = readSet(set, ctx);
+    for (const der of ders) inputs.push({ der, source });
+    for (const dir of dirs) hashedDirs.push({ dir, source });
   }
-  return anchorSet(names.join('+'), inputs, skipBad);
+  return anchorSet(names.join('+'), inputs, skipBad, hashedDirs);
 }
 
-function readSet(set: CaSet, ctx: Context): Buffer[] {
+/** What a set contributes: certificates read now, and hashed directories to look up later. */
+interface Contents {
+  readonly ders: Buffer[];
+  readonly dirs: string[];
+}
+
+function readSet(set: CaSet, ctx: Context): Contents {
+  const eager = (ders: Buffer[]): Contents => ({ ders, dirs: [] });
   switch (set.kind) {
     case 'system':
       return systemCerts(ctx);
     case 'bundled':
       // Node's copy of the Mozilla list; read only here, as building it costs a few milliseconds.
-      return tls.rootCertificates.flatMap((pem) => certificates(pemBlocks(pem)));
+      return eager(tls.rootCertificates.flatMap((pem) => certificates(pemBlocks(pem))));
     case 'system-no-local':
-      return distributionCerts(ctx);
+      return eager(distributionCerts(ctx));
     case 'file':
-      return strictFile(set.path, `file:${set.path}`);
+      return eager(strictFile(set.path, `file:${set.path}`));
     case 'dir':
-      return userDirCerts(set.path, ctx.skipBad);
+      return userDir(set.path, ctx.skipBad);
     case 'named':
-      return namedCerts(set.name, ctx);
+      return eager(namedCerts(set.name, ctx));
     case 'none':
-      return [];
+      return eager([]);
   }
 }
 
@@ -120,36 +132,53 @@ const SYSTEM_DIR = '/etc/ssl/certs';
 /** by_dir.c looks certificates up as <subject hash>.<n>; nothing else in the directory is seen. */
 const HASHED_NAME = /^[0-9a-f]{8}\.[0-9]+$/;
 
+/** The bundle file and the hashed directories the system set uses, and how to say where it looked. */
+interface SystemPaths {
+  readonly file: string | undefined;
+  readonly dirs: string[];
+  readonly looked: string[];
+}
+
 /**
- * The default file and the hashed directories, together. As in OpenSSL's
- * X509_STORE_set_default_paths, SSL_CERT_FILE replaces only the default file and SSL_CERT_DIR
- * (colon-separated) only the default directory; a variable set but empty names nothing.
+ * As in OpenSSL's X509_STORE_set_default_paths, SSL_CERT_FILE replaces only the default file
+ * and SSL_CERT_DIR (colon-separated) only the default directory; a variable set but empty names
+ * nothing. A directory counts only if it is hashed: by_dir.c opens nothing but <hash>.N names,
+ * so in any other directory (or one that is missing or unreadable) OpenSSL finds nothing.
  */
-function systemCerts(ctx: Context): Buffer[] {
-  const { env, root } = ctx;
-  const out: Buffer[] = [];
+function systemPaths(root: string, env: NodeJS.ProcessEnv): SystemPaths {
   const looked: string[] = [];
+  let file: string | undefined;
   if (env.SSL_CERT_FILE !== undefined) {
     looked.push(`SSL_CERT_FILE=${env.SSL_CERT_FILE}`);
-    if (env.SSL_CERT_FILE) out.push(...pemFile(env.SSL_CERT_FILE, `system: SSL_CERT_FILE=${env.SSL_CERT_FILE}`));
+    file = env.SSL_CERT_FILE || undefined;
   } else {
     const candidates = SYSTEM_FILES.map((f) => path.join(root, f));
-    const found = candidates.find((f) => fs.existsSync(f));
-    looked.push(found ?? `one of ${candidates.join(', ')}`);
-    if (found) out.push(...pemFile(found, `system: ${found}`));
+    file = candidates.find((f) => fs.existsSync(f));
+    looked.push(file ?? `one of ${candidates.join(', ')}`);
   }
   const dirs = env.SSL_CERT_DIR !== undefined ? env.SSL_CERT_DIR.split(':').filter(Boolean) : [path.join(root, SYSTEM_DIR)];
   looked.push(env.SSL_CERT_DIR !== undefined ? `SSL_CERT_DIR=${env.SSL_CERT_DIR}` : `${dirs[0]}/<hash>.N`);
-  const skip = (file: string, err: unknown) => ctx.skipBad(file, (err as Error).message);
-  for (const dir of dirs) {
-    try {
-      out.push(...dirCerts(dir, (name) => HASHED_NAME.test(name), pemCerts, skip));
-    } catch {
-      // by_dir.c, too, finds nothing in a directory it cannot read (SSL_CERT_DIR lists often name missing ones).
-    }
-  }
-  if (out.length === 0) throw config(`system: expected certificates in ${looked.join(' or ')}, found none; try --ca-set bundled or file:PATH`);
-  return out;
+  // add_cert_dir in by_dir.c keeps a directory listed twice once.
+  return { file, dirs: [...new Set(dirs)].filter((dir) => isHashedDirQuietly(dir)), looked };
+}
+
+/**
+ * The bundle file and the hashed directories of the `system` set, for a caller that lets
+ * OpenSSL read the same store natively. `dir` joins several directories with ':', the form of
+ * SSL_CERT_DIR and X509_LOOKUP_add_dir; it is undefined when no directory is hashed.
+ */
+export function opensslSystemPaths(opts: StoreOptions = {}): { file: string | undefined; dir: string | undefined } {
+  const { file, dirs } = systemPaths(opts.root ?? '/', opts.env ?? process.env);
+  return { file, dir: dirs.length > 0 ? dirs.join(':') : undefined };
+}
+
+/** The default file, read now; the hashed directories, looked up by subject hash when a path needs them. */
+function systemCerts(ctx: Context): Contents {
+  const { file, dirs, looked } = systemPaths(ctx.root, ctx.env);
+  const where = ctx.env.SSL_CERT_FILE !== undefined ? `system: SSL_CERT_FILE=${file}` : `system: ${file}`;
+  const ders = file === undefined ? [] : pemFile(file, where);
+  if (ders.length === 0 && dirs.length === 0) throw config(`system: expected certificates in ${looked.join(' or ')}, found none; try --ca-set bundled or file:PATH`);
+  return { ders, dirs };
 }
 
 // --- system-no-local ----------------------------------------------------------------------
@@ -252,16 +281,21 @@ function strictFile(file: string, where: string): Buffer[] {
   return ders;
 }
 
-/** dir:PATH: every regular file, hashed name or not; one certificate at least. */
-function userDirCerts(dir: string, skipBad: SkipBad): Buffer[] {
+/**
+ * dir:PATH. A hashed directory (one <hash>.N name at least) is used as `openssl -CApath` uses
+ * it: looked up by subject hash, its other files never read. Any other directory: every regular
+ * file, read now; one certificate at least.
+ */
+function userDir(dir: string, skipBad: SkipBad): Contents {
   let ders: Buffer[];
   try {
+    if (isHashedDir(dir)) return { ders: [], dirs: [dir] };
     ders = dirCerts(dir, () => true, pemCerts, (file, err) => skipBad(file, (err as Error).message));
   } catch (err) {
     throw config(`dir:${dir}: cannot read: ${errno(err)}`, err);
   }
   if (ders.length === 0) throw config(`dir:${dir}: expected PEM certificates (-----BEGIN CERTIFICATE-----) in its files, found none`);
-  return ders;
+  return { ders, dirs: [] };
 }
 
 // --- reading --------------------------------------------------------------------------------
@@ -299,6 +333,31 @@ function dirCerts(dir: string, pick: (name: string) => boolean, read: (bytes: Bu
     }
   }
   return out;
+}
+
+/**
+ * Whether `dir` holds a <hash>.N name. Reads entries only until the first one (opendir reads
+ * them in batches), so a large directory costs about one getdents call. Throws if unreadable.
+ */
+function isHashedDir(dir: string): boolean {
+  const d = fs.opendirSync(dir);
+  try {
+    for (let entry = d.readSync(); entry !== null; entry = d.readSync()) {
+      if (HASHED_NAME.test(entry.name)) return true;
+    }
+    return false;
+  } finally {
+    d.closeSync();
+  }
+}
+
+/** by_dir.c, too, finds nothing in a directory it cannot read (SSL_CERT_DIR lists often name missing ones). */
+function isHashedDirQuietly(dir: string): boolean {
+  try {
+    return isHashedDir(dir);
+  } catch {
+    return false;
+  }
 }
 
 const pemCerts = (bytes: Buffer): Buffer[] => certificates(pemBlocks(bytes.toString('latin1')));

@@ -88,7 +88,7 @@ function authenticate(lp: LoadedPolicy, leaf: Cert, presented: Cert[], evidence:
     if (!dane.ok) throw new TlsifyError(dane.code, `DANE: ${dane.message}`);
     return { by: dane.usage === 3 ? 'dane-ee' : 'dane-ta', path: [...dane.path], anchor: undefined };
   }
-  if (lp.anchors.size === 0) throw new TlsifyError('untrusted', 'no CA set, TLSA record or pin can authenticate the peer');
+  if (lp.anchors.size === 0 && lp.anchors.hashedDirs.length === 0) throw new TlsifyError('untrusted', 'no CA set, TLSA record or pin can authenticate the peer');
   const result = validatePath(leaf, presented, lp.anchors, now, policy.purpose);
   if (!result.ok) throw new TlsifyError(result.code, result.message);
   // Belt and braces: OpenSSL built its own path from the same anchors. Both must agree.

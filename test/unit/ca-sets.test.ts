@@ -1,5 +1,6 @@
 // ca-sets.test.ts: --ca-set parsing and naming, and loading each set kind (trust/store.ts) from
-// fake trees in a temp dir: OpenSSL's SSL_CERT_FILE / SSL_CERT_DIR, XDG paths, Debian and Fedora.
+// fake trees in a temp dir: OpenSSL's SSL_CERT_FILE / SSL_CERT_DIR, hashed directories read on
+// lookup (trust/anchors.ts), XDG paths, Debian and Fedora.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,10 +8,13 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { TlsifyError, type Code } from '../../src/codes.ts';
+import { execFileSync } from 'node:child_process';
 import { issue, type Issued } from '../../src/pki/generate.ts';
 import type { AnchorSet } from '../../src/trust/anchors.ts';
+import { parseCertificate } from '../../src/trust/cert.ts';
+import { opensslNameHash } from '../../src/trust/name-hash.ts';
 import type { CaSet } from '../../src/trust/policy.ts';
-import { describeCaSet, loadCaSets, parseCaSet, type SkipBad, type StoreOptions } from '../../src/trust/store.ts';
+import { describeCaSet, loadCaSets, opensslSystemPaths, parseCaSet, type SkipBad, type StoreOptions } from '../../src/trust/store.ts';
 
 let tmp: string;
 let a: Issued, b: Issued, c: Issued, d: Issued;
@@ -31,6 +35,9 @@ function put(dir: string, rel: string, content: string | Buffer): string {
   return file;
 }
 const pems = (...certs: Issued[]): string => certs.map((x) => x.certPem).join('');
+const subjectOf = (x: Issued): Buffer => parseCertificate(x.der).subjectDer;
+/** The name c_rehash gives x's file: <subject hash>.n. */
+const hashed = (x: Issued, n = 0): string => `${opensslNameHash(subjectOf(x))}.${n}`;
 
 const noSkip: SkipBad = (where, why) => assert.fail(`unexpected skip: ${where}: ${why}`);
 /** No env by default, so the host's SSL_CERT_* and XDG_* never leak in; an empty root. */
@@ -120,9 +127,9 @@ describe('file:PATH and --ca', () => {
 });
 
 describe('dir:PATH', () => {
-  test('every regular file, hashed or not, links followed; what is not PEM is passed over', () => {
+  test('no hashed name: every regular file, links followed; what is not PEM is passed over', () => {
     const dir = fresh();
-    put(dir, '0a1b2c3d.0', pems(a));
+    put(dir, 'a.pem', pems(a));
     put(dir, 'b.crt', pems(b));
     put(dir, 'README', 'not a certificate\n');
     put(dir, 'key.pem', a.keyPem);
@@ -191,7 +198,7 @@ describe('system: OpenSSL default file and hashed directory', () => {
   test('the default file and the default directory under the root, together', () => {
     const root = fresh();
     put(root, 'etc/ssl/certs/ca-certificates.crt', pems(a, b));
-    put(root, 'etc/ssl/certs/0a1b2c3d.0', pems(c)); // a c_rehash link
+    put(root, `etc/ssl/certs/${hashed(c)}`, pems(c)); // a c_rehash link
     put(root, 'etc/ssl/certs/d.pem', pems(d)); // no hashed name: OpenSSL never looks it up
     const set = load(['system'], { root });
     assert.equal(set.name, 'system');
@@ -208,7 +215,7 @@ describe('system: OpenSSL default file and hashed directory', () => {
   test('SSL_CERT_FILE replaces the default file only', () => {
     const root = fresh();
     put(root, 'etc/ssl/certs/ca-certificates.crt', pems(a));
-    put(root, 'etc/ssl/certs/00000000.0', pems(b));
+    put(root, `etc/ssl/certs/${hashed(b)}`, pems(b));
     const file = put(fresh(), 'mine.pem', pems(c));
     assert.deepEqual(holds(load(['system'], { root, env: { SSL_CERT_FILE: file } })), ['b<system>', 'c<system>']);
   });
@@ -216,11 +223,11 @@ describe('system: OpenSSL default file and hashed directory', () => {
   test('SSL_CERT_DIR is a colon list replacing the default directory; missing entries are passed over', () => {
     const root = fresh();
     put(root, 'etc/ssl/certs/ca-certificates.crt', pems(a));
-    put(root, 'etc/ssl/certs/00000000.0', pems(b));
+    put(root, `etc/ssl/certs/${hashed(b)}`, pems(b));
     const one = fresh();
     const two = fresh();
-    put(one, 'deadbeef.0', pems(c));
-    put(two, 'deadbeef.1', pems(d));
+    put(one, hashed(c), pems(c));
+    put(two, hashed(d), pems(d));
     put(two, 'not-hashed.pem', pems(b));
     const env = { SSL_CERT_DIR: `${one}::${tmp}/missing:${two}` };
     assert.deepEqual(holds(load(['system'], { root, env })), ['a<system>', 'c<system>', 'd<system>']);
@@ -229,13 +236,15 @@ describe('system: OpenSSL default file and hashed directory', () => {
   test('both set: only they are read; set but empty: nothing from that side', () => {
     const root = fresh();
     put(root, 'etc/ssl/certs/ca-certificates.crt', pems(a));
-    put(root, 'etc/ssl/certs/00000000.0', pems(b));
+    put(root, `etc/ssl/certs/${hashed(b)}`, pems(b));
     const file = put(fresh(), 'f.pem', pems(c));
     const dir = fresh();
-    put(dir, '11111111.0', pems(d));
+    put(dir, hashed(d), pems(d));
     assert.deepEqual(holds(load(['system'], { root, env: { SSL_CERT_FILE: file, SSL_CERT_DIR: dir } })), ['c<system>', 'd<system>']);
     assert.deepEqual(holds(load(['system'], { root, env: { SSL_CERT_FILE: file, SSL_CERT_DIR: '' } })), ['c<system>']);
-    assert.deepEqual(holds(load(['system'], { root, env: { SSL_CERT_FILE: '' } })), ['b<system>']);
+    const dirOnly = load(['system'], { root, env: { SSL_CERT_FILE: '' } });
+    assert.deepEqual(holds(dirOnly), ['b<system>']);
+    assert.equal(dirOnly.size, 0, 'size counts what was read at load time, not the hashed directory');
   });
 
   test('a bad certificate in the store is skipped and reported, as OpenSSL does', () => {
@@ -259,6 +268,147 @@ describe('system: OpenSSL default file and hashed directory', () => {
   });
 });
 
+describe('hashed directories: looked up by subject hash, as by_dir.c does', () => {
+  const broken = '-----BEGIN CERTIFICATE-----\n';
+  const brokenWhy = 'pem line 2: expected -----END CERTIFICATE----- for the block opened on line 1, got end of text';
+  const ders = (anchors: readonly { cert: { der: Buffer } }[]): string[] => anchors.map((x) => x.cert.der.toString('base64'));
+
+  test('a lookup reads only the files of its hash: a broken file under another hash is never opened', () => {
+    const dir = fresh();
+    put(dir, hashed(a), pems(a));
+    put(dir, hashed(b), broken);
+    const skipped: [string, string][] = [];
+    const set = load([`dir:${dir}`], {}, (where, why) => skipped.push([where, why]));
+    assert.deepEqual(set.hashedDirs, [{ dir, source: `dir:${dir}` }]);
+    assert.deepEqual(
+      set.bySubject(subjectOf(a)).map((x) => x.source),
+      [`dir:${dir}`],
+    );
+    assert.deepEqual(skipped, [], `${hashed(b)} must not have been read`);
+    assert.equal(set.byDer(b.der), undefined);
+    assert.deepEqual(skipped, [[path.join(dir, hashed(b)), brokenWhy]]);
+    set.byDer(b.der);
+    set.bySubject(subjectOf(b));
+    assert.equal(skipped.length, 1, 'a hash is read once and remembered');
+  });
+
+  test('two certificates with one subject: .0 and .1, in that order; the run stops at the first missing number', async () => {
+    const [one, two] = await Promise.all([issue({ subject: 'CN=twin', ca: true }), issue({ subject: 'CN=twin', ca: true })]);
+    const dir = fresh();
+    put(dir, hashed(one, 0), pems(one));
+    put(dir, hashed(one, 1), two.der); // DER is read too
+    put(dir, hashed(one, 3), broken); // after the gap at .2: never opened, as in by_dir.c
+    const set = load([`dir:${dir}`]);
+    assert.deepEqual(ders(set.bySubject(subjectOf(one))), ders([{ cert: one }, { cert: two }]));
+  });
+
+  test('a file under the hash whose subject differs byte for byte is not returned (CN=TWIN and CN=twin share a hash)', async () => {
+    const [lower, upper] = await Promise.all([issue({ subject: 'CN=twin', ca: true }), issue({ subject: 'CN=TWIN', ca: true })]);
+    assert.equal(hashed(upper), hashed(lower), 'OpenSSL folds ASCII case before hashing');
+    const dir = fresh();
+    put(dir, hashed(lower, 0), pems(upper));
+    put(dir, hashed(lower, 1), pems(lower));
+    const set = load([`dir:${dir}`]);
+    assert.deepEqual(ders(set.bySubject(subjectOf(lower))), ders([{ cert: lower }]));
+    assert.deepEqual(ders(set.bySubject(subjectOf(upper))), ders([{ cert: upper }]));
+  });
+
+  test('a certificate filed under another hash is reported and never found, whatever was looked up before', () => {
+    const dir = fresh();
+    put(dir, hashed(a, 0), pems(a));
+    put(dir, hashed(a, 1), pems(c)); // a stale link: c's subject hashes elsewhere
+    const skipped: [string, string][] = [];
+    const set = load([`dir:${dir}`], {}, (where, why) => skipped.push([where, why]));
+    assert.deepEqual(ders(set.bySubject(subjectOf(a))), ders([{ cert: a }]));
+    assert.equal(set.byDer(c.der), undefined);
+    assert.deepEqual(skipped, [[path.join(dir, hashed(a, 1)), `expected a certificate whose subject hashes to ${hashed(a).slice(0, 8)}, got one hashing to ${hashed(c).slice(0, 8)}; run openssl rehash`]]);
+  });
+
+  test('a file that cannot be used is skipped and reported, and the run goes on', () => {
+    const dir = fresh();
+    put(dir, hashed(a, 0), '-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n'); // PEM, but not a certificate
+    fs.mkdirSync(path.join(dir, hashed(a, 1))); // not a file
+    put(dir, hashed(a, 2), 'no PEM here\n');
+    put(dir, hashed(a, 3), pems(a));
+    const skipped: [string, string][] = [];
+    const set = load([`dir:${dir}`], {}, (where, why) => skipped.push([path.basename(where), why]));
+    assert.deepEqual(ders(set.bySubject(subjectOf(a))), ders([{ cert: a }]));
+    assert.deepEqual(skipped, [
+      [hashed(a, 0), 'not a DER certificate'],
+      [hashed(a, 1), 'cannot read: EISDIR'],
+      [hashed(a, 2), 'expected a PEM or DER certificate, found none'],
+    ]);
+  });
+
+  test("system: a root in both the bundle and the directory is the bundle's; size and pems count the bundle only", () => {
+    const root = fresh();
+    put(root, 'etc/ssl/certs/ca-certificates.crt', pems(a));
+    put(root, `etc/ssl/certs/${hashed(a)}`, pems(a));
+    put(root, `etc/ssl/certs/${hashed(c)}`, pems(c)); // added locally, straight into the directory
+    const set = load(['system'], { root });
+    assert.deepEqual(holds(set), ['a<system>', 'c<system>']);
+    assert.equal(set.size, 1);
+    assert.deepEqual(set.pems, [a.certPem.replace(/\r\n/g, '\n')]);
+    assert.deepEqual(set.hashedDirs, [{ dir: path.join(root, 'etc/ssl/certs'), source: 'system' }]);
+    assert.equal(set.bySubject(subjectOf(a)).length, 1, 'one anchor, not one per copy');
+  });
+
+  test('dir:PATH made by `openssl rehash`: only <hash>.N names are seen, as with openssl -CApath', () => {
+    const dir = fresh();
+    put(dir, 'a.pem', pems(a));
+    put(dir, 'b.crt', pems(b));
+    put(dir, 'd.txt', pems(d)); // rehash links *.pem, *.crt, *.cer, *.crl only
+    execFileSync('openssl', ['rehash', dir], { stdio: 'pipe' });
+    assert.ok(fs.existsSync(path.join(dir, hashed(a))), `openssl rehash made ${hashed(a)}`);
+    const set = load([`dir:${dir}`]);
+    assert.deepEqual(holds(set), [`a<dir:${dir}>`, `b<dir:${dir}>`]);
+    assert.equal(set.size, 0);
+    assert.deepEqual(set.pems, []);
+  });
+
+  test('SSL_CERT_DIR naming one directory twice looks it up once', () => {
+    const dir = fresh();
+    put(dir, hashed(a), pems(a));
+    const set = load(['system'], { env: { SSL_CERT_FILE: '', SSL_CERT_DIR: `${dir}:${dir}` } });
+    assert.deepEqual(set.hashedDirs, [{ dir, source: 'system' }]);
+  });
+});
+
+describe('opensslSystemPaths: the file and hashed directory the system set uses', () => {
+  test('defaults under the root; a directory without hashed names is no directory', () => {
+    const root = fresh();
+    put(root, 'etc/pki/tls/certs/ca-bundle.crt', pems(a));
+    put(root, 'etc/ssl/certs/x.pem', pems(b));
+    assert.deepEqual(opensslSystemPaths({ root, env: {} }), { file: path.join(root, 'etc/pki/tls/certs/ca-bundle.crt'), dir: undefined });
+    put(root, `etc/ssl/certs/${hashed(b)}`, pems(b));
+    assert.deepEqual(opensslSystemPaths({ root, env: {} }), { file: path.join(root, 'etc/pki/tls/certs/ca-bundle.crt'), dir: path.join(root, 'etc/ssl/certs') });
+    assert.deepEqual(opensslSystemPaths({ root: fresh(), env: {} }), { file: undefined, dir: undefined });
+  });
+
+  test('SSL_CERT_FILE and SSL_CERT_DIR, as the system set reads them', () => {
+    const root = fresh();
+    put(root, 'etc/ssl/certs/ca-certificates.crt', pems(a));
+    put(root, `etc/ssl/certs/${hashed(a)}`, pems(a));
+    const one = fresh();
+    const two = fresh();
+    const plain = fresh();
+    put(one, hashed(b), pems(b));
+    put(two, hashed(c), pems(c));
+    put(plain, 'd.pem', pems(d));
+    const env = { SSL_CERT_FILE: '/x/mine.pem', SSL_CERT_DIR: `${one}:${plain}::${tmp}/missing:${two}:${one}` };
+    assert.deepEqual(opensslSystemPaths({ root, env }), { file: '/x/mine.pem', dir: `${one}:${two}` });
+    assert.deepEqual(opensslSystemPaths({ root, env: { SSL_CERT_FILE: '', SSL_CERT_DIR: '' } }), { file: undefined, dir: undefined });
+    assert.deepEqual(opensslSystemPaths({ root, env: { SSL_CERT_DIR: plain } }), { file: path.join(root, 'etc/ssl/certs/ca-certificates.crt'), dir: undefined });
+    const file = put(fresh(), 'f.pem', pems(d));
+    const set = load(['system'], { root, env: { SSL_CERT_FILE: file, SSL_CERT_DIR: `${one}:${two}` } });
+    assert.deepEqual(holds(set), ['b<system>', 'c<system>', 'd<system>']);
+    assert.deepEqual(
+      set.hashedDirs.map((h) => h.dir),
+      opensslSystemPaths({ root, env: { SSL_CERT_FILE: file, SSL_CERT_DIR: `${one}:${two}` } }).dir!.split(':'),
+    );
+  });
+});
+
 describe('bundled', () => {
   test("Node's Mozilla list, every certificate of it", () => {
     const set = load(['bundled']);
@@ -278,7 +428,7 @@ describe('system-no-local', () => {
     put(root, 'etc/ssl/certs/ca-certificates.crt', pems(a, b, c)); // update-ca-certificates' merge
     put(root, 'usr/local/share/ca-certificates/corp/b.crt', pems(b));
     put(root, 'usr/local/share/ca-certificates/c.pem', pems(c)); // not *.crt: update-ca-certificates ignores it
-    put(root, 'etc/ssl/certs/00000000.0', pems(d)); // hashed straight into the directory: not in the bundle
+    put(root, `etc/ssl/certs/${hashed(d)}`, pems(d)); // hashed straight into the directory: not in the bundle
     return root;
   }
 
