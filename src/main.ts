@@ -2,7 +2,7 @@
 import { TlsifyError, asTlsifyError, exitStatus } from './codes.ts';
 import { parseArgs, type LaunchFacts } from './config.ts';
 import { helpTexts } from './help.ts';
-import { emptyOpensslDefaults } from './env.ts';
+import { emptyOpensslDefaults, userEnv } from './env.ts';
 import { createLog } from './log.ts';
 import { VERSION } from './version.ts';
 
@@ -34,11 +34,29 @@ function write(fd: 1 | 2, text: string): void {
   }
 }
 
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const facts = launchFacts(process.env);
   try {
     refuseNodeFlags();
     emptyOpensslDefaults();
+    // tackpy's option syntax is not tlsify's: `tlsify tack ...` parses its own argv. Loaded only
+    // here, so @noble/* never costs the other commands anything.
+    if (argv[0] === 'tack') {
+      const { runTack } = await import('./commands/tack.ts');
+      return await runTack(argv.slice(1), {
+        out: (s) => write(1, s),
+        err: (s) => write(2, s),
+        stdin: readStdin,
+        isTTY: process.stdin.isTTY === true,
+        env: userEnv,
+      });
+    }
     const command = parseArgs(argv, facts);
     switch (command.kind) {
       case 'help':
