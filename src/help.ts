@@ -31,6 +31,7 @@ Usage:
   tlsify accept [options] [-- PROG...] the server side: inetd/UCSPI style, or a socket on --net-fd
   tlsify verify --chain FILE [options] the same verdict offline, on a PEM chain
   tlsify pin [FILE|-]...               SPKI pins of certificates and keys (--connect: of a server)
+  tlsify pins list|add|remove|import|export   the pin store (--pin-store PATH|@NAME)
   tlsify tack genkey|sign|break|view   TACK keys, TACKs and break signatures (tackpy 0.9.7 formats)
   tlsify demo                          a first run with no network (a local CA and server)
   tlsify --help | COMMAND --help | --version

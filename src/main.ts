@@ -45,6 +45,10 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     refuseNodeFlags();
     emptyOpensslDefaults();
+    if (argv[0] === 'pins') {
+      const { runPins } = await import('./commands/pins.ts');
+      return await runPins(argv.slice(1), { out: (t) => write(1, t), env: userEnv, now: () => new Date() });
+    }
     // tackpy's option syntax is not tlsify's: `tlsify tack ...` parses its own argv. Loaded only
     // here, so @noble/* never costs the other commands anything.
     if (argv[0] === 'tack') {
