@@ -30,6 +30,8 @@ export const replyCodes = {
   'bad-line': 'the line does not follow the grammar',
   'line-too-long': 'the line is longer than 4096 bytes; it was skipped',
   'not-holding': 'accept or reject came when no --hold verdict was pending',
+  'not-ready': 'the command needs a verified connection: send it after ready',
+  'store-error': 'the pin store could not be read or written; the connection goes on',
 } as const;
 
 export type ReplyCode = keyof typeof replyCodes;

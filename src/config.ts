@@ -7,6 +7,8 @@ import { dnsReference, srvReference, uriReference, type ReferenceId } from './tr
 import { parsePins } from './trust/pins.ts';
 import type { CaSet, Pin, TrustPolicy } from './trust/policy.ts';
 import { parseCaSet } from './trust/store.ts';
+import { DEFAULT_MAX_AGE_CAP } from './pinstore/hpkp.ts';
+import { parseStoreSpec, STORE_FORMS, type StoreSpec } from './pinstore/location.ts';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -22,6 +24,12 @@ export interface ConnectConfig {
   readonly minTls: 'TLSv1.2' | 'TLSv1.3';
   readonly connectTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
+  /** Where stored pins come from and go to (protocol/pin-store.md §2). */
+  readonly pinStore: StoreSpec;
+  /** Trust on first use: off (default; stored pins are still enforced), learn, strict. */
+  readonly tofu: 'off' | 'learn' | 'strict';
+  /** Seconds: a noted HPKP max-age is capped to this (RFC 7469 §2.3.3). */
+  readonly hpkpMaxAge: number;
   /** --hold: wait this long for the parent's accept/reject after tlsify's own checks pass. */
   readonly holdMs: number | undefined;
   readonly netFd: number | undefined;
@@ -90,7 +98,7 @@ export interface LaunchFacts {
 }
 
 const trustFlags = ['ca', 'ca-set', 'pin', 'tlsa', 'crl', 'ocsp', 'srv-id', 'uri-id', 'pin-only', 'pin-report-only'] as const;
-const connectFlags = ['servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'close-on-eof', 'hold', 'hold-timeout'] as const;
+const connectFlags = ['servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'close-on-eof', 'hold', 'hold-timeout', 'pin-store', 'tofu', 'hpkp-max-age'] as const;
 
 /** Which flags each command takes; anything else is a usage error, not a silent no-op. */
 const serverFlags = ['cert', 'key', 'pkcs12', 'pass', 'sni', 'ocsp-staple', 'client-auth', 'client-name', 'client-uri-id', 'tickets'] as const;
@@ -103,7 +111,7 @@ const commandFlags: Record<(typeof commands)[number], readonly string[]> = {
   demo: ['log-level'],
 };
 
-const stringFlags = ['pass', 'ocsp-staple', 'client-auth', 'tickets', 'servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'log-level', 'ocsp', 'hold-timeout', 'chain', 'host', 'ip', 'at', 'connect', 'max-age'] as const;
+const stringFlags = ['pin-store', 'tofu', 'hpkp-max-age', 'pass', 'ocsp-staple', 'client-auth', 'tickets', 'servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'log-level', 'ocsp', 'hold-timeout', 'chain', 'host', 'ip', 'at', 'connect', 'max-age'] as const;
 /** Flags that may be given more than once; each value may itself be a list where noted. */
 const arrayFlags = ['ca', 'ca-set', 'pin', 'tlsa', 'crl', 'srv-id', 'uri-id', 'backup', 'cert', 'key', 'pkcs12', 'sni', 'client-name', 'client-uri-id'] as const;
 const booleanFlags = ['help', 'version', 'close-on-eof', 'pin-only', 'pin-report-only', 'hold', 'hpkp', 'include-subdomains'] as const;
@@ -371,10 +379,21 @@ function connectConfig(args: string[], flags: Flags, facts: LaunchFacts): Connec
   if (!hold && flags.given('hold-timeout')) throw usage('--hold-timeout goes with --hold');
   if (hold && controlFd === undefined) throw usage('--hold waits for accept or reject on the control channel, but there is none (pass fd 3, or --control-fd N)');
 
+  const store = flags.string('pin-store', STORE_FORMS);
+  const pinStore = store === undefined ? ({ kind: 'default' } as const) : parseStoreSpec(store);
+  const tofu = flags.string('tofu', 'off, learn or strict') ?? 'off';
+  if (tofu !== 'off' && tofu !== 'learn' && tofu !== 'strict') throw usage(`--tofu: expected off, learn or strict, got '${tofu}'`);
+  if (tofu !== 'off' && pinStore.kind === 'none') throw usage(`--tofu ${tofu} keeps pins in the pin store, but --pin-store is none`);
+  const maxAgeText = flags.string('hpkp-max-age', 'whole seconds') ?? String(DEFAULT_MAX_AGE_CAP);
+  if (!/^\d{1,10}$/.test(maxAgeText) || Number(maxAgeText) < 1) throw usage(`--hpkp-max-age: expected whole seconds of 1 or more, got '${maxAgeText}'`);
+
   return Object.freeze({
     host,
     port,
     sni: ref.type === 'dns' ? ref.name : undefined,
+    pinStore,
+    tofu,
+    hpkpMaxAge: Number(maxAgeText),
     policy: trustPolicy(flags, [ref]),
     alpn: Object.freeze(alpnList(flags)),
     minTls: minTls(flags),

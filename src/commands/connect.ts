@@ -12,7 +12,10 @@ import { startPump, type Pump } from '../tls/pump.ts';
 import { opensslUsesSystemStore, userEnv } from '../env.ts';
 import { loadPolicy } from '../trust/load.ts';
 import { opensslSystemPaths } from '../trust/store.ts';
-import { verifyPeer, type Verified } from '../trust/verify.ts';
+import { verifyPeer, type LoadedPolicy, type Verified } from '../trust/verify.ts';
+import { hpkpFields, reportFields, tofuFields } from '../pinstore/events.ts';
+import type { Scope } from '../pinstore/policy.ts';
+import { openPinStore, type PinStore } from '../pinstore/store.ts';
 import { PROTOCOL_VERSION, VERSION } from '../version.ts';
 import { verdictEvents } from './events.ts';
 
@@ -34,7 +37,7 @@ export async function runConnect(cfg: ConnectConfig, log: Log, afterVerdict?: Af
 }
 
 /** The parent's commands and the fields each takes (protocol/control.md §5). */
-const commandFields: Record<string, readonly string[]> = { close: [], abort: [], accept: [], reject: ['reason'] };
+const commandFields: Record<string, readonly string[]> = { close: [], abort: [], accept: [], reject: ['reason'], hpkp: ['header'], 'hpkp-report-only': ['header'] };
 
 class Session {
   private pump: Pump | undefined;
@@ -43,6 +46,10 @@ class Session {
   private settle!: (status: number) => void;
   private readonly result = new Promise<number>((resolve) => (this.settle = resolve));
   private ended = false;
+  private store: PinStore | undefined;
+  private verified: Verified | undefined;
+  /** The name and port stored pins are kept under: the verified name or address. */
+  private readonly scope: Scope;
   private endSent = false;
   /** Set while --hold waits for the parent's accept or reject. */
   private verdict: ((accepted: boolean, reason: string | undefined) => void) | undefined;
@@ -52,7 +59,10 @@ class Session {
     private readonly log: Log,
     private readonly control: ControlChannel,
     private readonly afterVerdict: AfterVerdict | undefined,
-  ) {}
+  ) {
+    const ref = cfg.policy.references[0]!;
+    this.scope = { host: ref.type === 'dns' ? ref.name : ref.type === 'ip' ? ref.text : cfg.host, port: cfg.port };
+  }
 
   async run(): Promise<number> {
     this.establish().catch((err) => this.end(asTlsifyError(err)));
@@ -61,8 +71,22 @@ class Session {
 
   private async establish(): Promise<void> {
     const { cfg } = this;
-    const lp = loadPolicy(cfg.policy, this.log);
-    this.emit('trust', { set: lp.anchors.name, anchors: lp.anchors.size, pins: cfg.policy.pins.length || undefined, 'pin-mode': cfg.policy.pins.length ? cfg.policy.pinMode : undefined, tlsa: cfg.policy.tlsa.length || undefined, crls: lp.crls.length || undefined, ocsp: cfg.policy.ocsp === 'off' ? undefined : cfg.policy.ocsp });
+    // The pin store is read before dialling, so a broken store stops us before any traffic.
+    this.store = openPinStore(cfg.pinStore, userEnv);
+    const entries = this.store.entriesFor(this.scope, new Date());
+    const lp = { ...loadPolicy(cfg.policy, this.log), stored: { entries, host: this.scope.host, port: this.scope.port } };
+    this.emit('trust', {
+      set: lp.anchors.name,
+      anchors: lp.anchors.size,
+      pins: cfg.policy.pins.length || undefined,
+      'pin-mode': cfg.policy.pins.length ? cfg.policy.pinMode : undefined,
+      'pin-store': this.store.name,
+      stored: entries.length,
+      tofu: cfg.tofu === 'off' ? undefined : cfg.tofu,
+      tlsa: cfg.policy.tlsa.length || undefined,
+      crls: lp.crls.length || undefined,
+      ocsp: cfg.policy.ocsp === 'off' ? undefined : cfg.policy.ocsp,
+    });
 
     this.transport = cfg.netFd !== undefined ? adopt(cfg.netFd) : await this.dial();
     const t = this.transport;
@@ -77,14 +101,58 @@ class Session {
     if (this.ended) return void hs.socket.destroy();
     this.emit('handshake', { version: hs.version, cipher: hs.cipher, alpn: hs.alpn ?? '', sni: cfg.sni ?? '', resumed: hs.resumed });
 
-    const verified = verifyPeer(lp, hs.evidence, new Date(), (event, fields) => this.emit(event, fields));
+    const verified = this.judge(lp, hs);
     this.report(verified);
+    if (cfg.tofu !== 'off') await this.tofu(verified, cfg.tofu);
+    this.verified = verified;
     if (this.afterVerdict) {
       this.afterVerdict(verified);
       return this.end(new TlsifyError('ok', 'verified; not relaying (pin --connect)'));
     }
     if (cfg.holdMs !== undefined && !(await this.hold(cfg.holdMs))) return;
     this.flow(verified, hs);
+  }
+
+  /** The verdict; a stored-pin failure under --tofu is also reported as a tofu decision. */
+  private judge(lp: LoadedPolicy, hs: Handshake): Verified {
+    try {
+      return verifyPeer(lp, hs.evidence, new Date(), (event, fields) => this.emit(event, fields));
+    } catch (err) {
+      if (this.cfg.tofu !== 'off' && err instanceof TlsifyError && err.code === 'pin-mismatch') {
+        this.emit('tofu', { decision: 'rejected', host: this.scope.host, reason: 'active-pin-mismatch', message: err.message });
+      }
+      throw err;
+    }
+  }
+
+  /** Trust on first use (protocol/pin-store.md §6): learn, activate, extend, replace or reject. */
+  private async tofu(v: Verified, mode: 'learn' | 'strict'): Promise<void> {
+    const decision = await this.store!.recordTofu(this.scope, v.path.map((c) => c.pin), mode, new Date());
+    this.emit('tofu', tofuFields(decision, this.scope));
+    if (decision.kind === 'rejected') throw new TlsifyError('pin-mismatch', decision.message);
+  }
+
+  /** The parent passes on a Public-Key-Pins(-Report-Only) header it received (RFC 7469 §2.5). */
+  private async hpkp(header: string, reportOnly: boolean): Promise<void> {
+    const v = this.verified;
+    if (!v || !this.hs || !this.pump) return this.reply('not-ready', 'hpkp applies to a verified connection: send it after ready');
+    try {
+      const outcome = await this.store!.noteHpkp({
+        host: this.scope.host,
+        port: this.scope.port,
+        header,
+        validated: v.path,
+        served: this.hs.evidence.chain,
+        clean: true,
+        now: new Date(),
+        reportOnly,
+        maxAgeCap: this.cfg.hpkpMaxAge,
+      });
+      this.emit('hpkp-result', hpkpFields(outcome));
+      if (outcome.kind === 'evaluated' && outcome.report) this.emit('pin-report', reportFields(outcome.report));
+    } catch (err) {
+      this.reply('store-error', err instanceof Error ? err.message : String(err));
+    }
   }
 
   /** --hold: the parent has the last word (its own pin database, say) before any plaintext. */
@@ -153,6 +221,13 @@ class Session {
         return this.verdict(line.name === 'accept', line.fields.get('reason'));
       case 'abort':
         return this.abort('the abort command');
+      case 'hpkp':
+      case 'hpkp-report-only': {
+        const header = line.fields.get('header');
+        if (header === undefined) return this.reply('bad-line', `${line.name}: expected header=VALUE, the Public-Key-Pins header value`);
+        void this.hpkp(header, line.name === 'hpkp-report-only');
+        return;
+      }
     }
   }
 

@@ -81,7 +81,7 @@ export function handshake(transport: Transport, opts: ClientOptions): Promise<Ha
  * The certificates node:tls links from the leaf: the ones the peer sent plus the store's root,
  * ending in a self-loop (facts §5.2). Only a pool for path building; never reported as such.
  */
-function peerChain(socket: tls.TLSSocket): Buffer[] {
+export function peerChain(socket: tls.TLSSocket): Buffer[] {
   const out: Buffer[] = [];
   const seen = new Set<string>();
   let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);

@@ -9,5 +9,5 @@ import type { LoadedPolicy } from './verify.ts';
 export function loadPolicy(policy: TrustPolicy, log: Log): LoadedPolicy {
   const anchors = loadCaSets(policy.caSets, (where, why) => log.warn({ where, why }, 'skipping an unusable anchor'), { env: userEnv });
   const crls = policy.crlFiles.flatMap((file) => loadCrlFile(file));
-  return Object.freeze({ policy, anchors, crls: Object.freeze(crls) });
+  return Object.freeze({ policy, anchors, crls: Object.freeze(crls), stored: undefined });
 }

@@ -13,10 +13,15 @@ import { checkOcspStaple, mustStaple } from './ocsp.ts';
 import { validatePath } from './path.ts';
 import { checkPins, formatPin } from './pins.ts';
 import type { TrustPolicy } from './policy.ts';
+import type { PinEntry } from '../pinstore/doc.ts';
+import { reportFields, storedCheckFields } from '../pinstore/events.ts';
+import { reportFor } from '../pinstore/hpkp.ts';
+import { checkStored } from '../pinstore/policy.ts';
 
 declare const verifiedBrand: unique symbol;
 
-export type Authenticator = 'ca' | 'dane-ee' | 'dane-ta' | 'pin-only';
+/** 'none': a server's client that presented no certificate, where none was required. */
+export type Authenticator = 'ca' | 'dane-ee' | 'dane-ta' | 'pin-only' | 'none';
 
 export interface Verified {
   readonly [verifiedBrand]: true;
@@ -30,11 +35,13 @@ export interface Verified {
   readonly identity: IdentityMatch | undefined;
 }
 
-/** A policy with its files read: anchors and CRLs. */
+/** A policy with its files read: anchors, CRLs, and the pin store's entries for this peer. */
 export interface LoadedPolicy {
   readonly policy: TrustPolicy;
   readonly anchors: AnchorSet;
   readonly crls: readonly Crl[];
+  /** Stored pins that apply to this host and port (protocol/pin-store.md §5.1), and for whom. */
+  readonly stored: { readonly entries: readonly PinEntry[]; readonly host: string; readonly port: number | undefined } | undefined;
 }
 
 export interface PeerEvidence {
@@ -62,8 +69,27 @@ export function verifyPeer(lp: LoadedPolicy, evidence: PeerEvidence, now: Date, 
     if (!identity) throw new TlsifyError('name-mismatch', nameMismatch(policy.references, leaf));
   }
   if (policy.pinMode !== 'pin-only' && policy.pins.length > 0) enforcePins(policy, auth.path, report);
+  if (lp.stored && lp.stored.entries.length > 0) enforceStored(lp.stored, auth.path, evidence, now, report);
   checkRevocation(lp, auth.path, evidence, now, report);
   return Object.freeze({ by: auth.by, path: Object.freeze(auth.path), anchor: auth.anchor, identity }) as Verified;
+}
+
+/**
+ * `tlsify accept --client-auth`: whether a client certificate is asked for, and must come. The
+ * policy comes with the modes that can use it, so a certificate cannot go unchecked for want of one.
+ */
+export type ClientCheck = { readonly mode: 'none' } | { readonly mode: 'optional' | 'require'; readonly lp: LoadedPolicy };
+
+/**
+ * The server's verdict on its client. A certificate, when one was asked for and came, gets
+ * verifyPeer's full verdict under the same policy (purpose clientAuth): a bad certificate is
+ * refused even under `optional`. No certificate authenticates nobody: `by: 'none'` with an
+ * empty path, which `require` refuses.
+ */
+export function verifyClient(check: ClientCheck, evidence: PeerEvidence, now: Date, report: Report): Verified {
+  if (check.mode !== 'none' && evidence.chain.length > 0) return verifyPeer(check.lp, evidence, now, report);
+  if (check.mode === 'require') throw new TlsifyError('untrusted', 'expected a client certificate (--client-auth require), got none');
+  return Object.freeze({ by: 'none' as const, path: Object.freeze([] as Cert[]), anchor: undefined, identity: undefined }) as Verified;
 }
 
 interface Authenticated {
@@ -115,6 +141,19 @@ function enforcePins(policy: TrustPolicy, path: readonly Cert[], report: Report)
   if (policy.pinMode === 'enforce') {
     throw new TlsifyError('pin-mismatch', `no SPKI on the validated path matches a pin: expected one of ${check.wanted.map((p) => p.text).join(', ')}, got ${seen}`);
   }
+}
+
+/** Stored pins combine with --pin by AND; an entry with a report-uri that fails yields a report. */
+function enforceStored(stored: NonNullable<LoadedPolicy['stored']>, path: readonly Cert[], evidence: PeerEvidence, now: Date, report: Report): void {
+  const pathPins = path.map((c) => c.pin);
+  const verdict = checkStored(stored.entries, pathPins, now);
+  for (const check of verdict.checks) {
+    report('stored-pins', storedCheckFields(check, pathPins));
+    if (check.result !== 'mismatch') continue;
+    const r = reportFor(check.entry, { now, hostname: stored.host, port: stored.port, served: [...evidence.chain], validated: [...path] });
+    if (r) report('pin-report', reportFields(r));
+  }
+  if (verdict.failure) throw new TlsifyError('pin-mismatch', verdict.failure.message);
 }
 
 function checkRevocation(lp: LoadedPolicy, path: readonly Cert[], evidence: PeerEvidence, now: Date, report: Report): void {

@@ -1,6 +1,8 @@
 // test/helpers/tlsify.ts: runs the real bin/tlsify as a child with real fds, and real peers.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { Readable, Writable } from 'node:stream';
@@ -45,10 +47,25 @@ export interface RunOptions {
   rawStdout?: boolean;
 }
 
+let stateHome: string | undefined;
+/**
+ * A private XDG_STATE_HOME for every tlsify this test process runs, so the default pin store
+ * is a fresh one and never a developer's own (protocol/pin-store.md §2).
+ */
+export function testStateHome(): string {
+  if (!stateHome) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlsify-state-'));
+    stateHome = dir;
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return stateHome;
+}
+
 export function runTlsify(args: readonly string[], opts: RunOptions = {}): Run {
   const control = opts.control ?? true;
   const stdio: SpawnOptions['stdio'] = ['pipe', 'pipe', 'pipe', control ? 'pipe' : 'ignore', ...((opts.extraFds as unknown[]) ?? [])] as SpawnOptions['stdio'];
-  const child = spawn(TLSIFY, args, { stdio, env: opts.env ?? process.env });
+  const env = { ...(opts.env ?? process.env), XDG_STATE_HOME: opts.env?.XDG_STATE_HOME ?? testStateHome() };
+  const child = spawn(TLSIFY, args, { stdio, env });
   const events: ControlLine[] = [];
   const waiters: { name: string; resolve: (l: ControlLine) => void }[] = [];
   const stdout: Buffer[] = [];
