@@ -28,6 +28,11 @@ export interface ConnectConfig {
   readonly pinStore: StoreSpec;
   /** Trust on first use: off (default; stored pins are still enforced), learn, strict. */
   readonly tofu: 'off' | 'learn' | 'strict';
+  /** TACKs (tackpy PEM files) and break signatures for this peer, obtained out of band. */
+  readonly tackFiles: readonly string[];
+  readonly tackBreakFiles: readonly string[];
+  /** Let TACK pins be learned and activated (draft-perrin-tls-tack-00 §5.3). */
+  readonly tackActivate: boolean;
   /** Seconds: a noted HPKP max-age is capped to this (RFC 7469 §2.3.3). */
   readonly hpkpMaxAge: number;
   /** --hold: wait this long for the parent's accept/reject after tlsify's own checks pass. */
@@ -98,7 +103,7 @@ export interface LaunchFacts {
 }
 
 const trustFlags = ['ca', 'ca-set', 'pin', 'tlsa', 'crl', 'ocsp', 'srv-id', 'uri-id', 'pin-only', 'pin-report-only'] as const;
-const connectFlags = ['servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'close-on-eof', 'hold', 'hold-timeout', 'pin-store', 'tofu', 'hpkp-max-age'] as const;
+const connectFlags = ['servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'close-on-eof', 'hold', 'hold-timeout', 'pin-store', 'tofu', 'hpkp-max-age', 'tack', 'tack-break', 'tack-activate'] as const;
 
 /** Which flags each command takes; anything else is a usage error, not a silent no-op. */
 const serverFlags = ['cert', 'key', 'pkcs12', 'pass', 'sni', 'ocsp-staple', 'client-auth', 'client-name', 'client-uri-id', 'tickets'] as const;
@@ -113,8 +118,8 @@ const commandFlags: Record<(typeof commands)[number], readonly string[]> = {
 
 const stringFlags = ['pin-store', 'tofu', 'hpkp-max-age', 'pass', 'ocsp-staple', 'client-auth', 'tickets', 'servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'log-level', 'ocsp', 'hold-timeout', 'chain', 'host', 'ip', 'at', 'connect', 'max-age'] as const;
 /** Flags that may be given more than once; each value may itself be a list where noted. */
-const arrayFlags = ['ca', 'ca-set', 'pin', 'tlsa', 'crl', 'srv-id', 'uri-id', 'backup', 'cert', 'key', 'pkcs12', 'sni', 'client-name', 'client-uri-id'] as const;
-const booleanFlags = ['help', 'version', 'close-on-eof', 'pin-only', 'pin-report-only', 'hold', 'hpkp', 'include-subdomains'] as const;
+const arrayFlags = ['ca', 'ca-set', 'pin', 'tlsa', 'crl', 'srv-id', 'uri-id', 'backup', 'cert', 'key', 'pkcs12', 'sni', 'client-name', 'client-uri-id', 'tack', 'tack-break'] as const;
+const booleanFlags = ['help', 'version', 'close-on-eof', 'pin-only', 'pin-report-only', 'hold', 'hpkp', 'include-subdomains', 'tack-activate'] as const;
 
 const parserConfig: Partial<parser.Configuration> = {
   'unknown-options-as-args': true,
@@ -384,6 +389,8 @@ function connectConfig(args: string[], flags: Flags, facts: LaunchFacts): Connec
   const tofu = flags.string('tofu', 'off, learn or strict') ?? 'off';
   if (tofu !== 'off' && tofu !== 'learn' && tofu !== 'strict') throw usage(`--tofu: expected off, learn or strict, got '${tofu}'`);
   if (tofu !== 'off' && pinStore.kind === 'none') throw usage(`--tofu ${tofu} keeps pins in the pin store, but --pin-store is none`);
+  if (flags.bool('tack-activate') && !flags.given('tack')) throw usage('--tack-activate goes with --tack FILE');
+  if (flags.bool('tack-activate') && pinStore.kind === 'none') throw usage('--tack-activate keeps TACK pins in the pin store, but --pin-store is none');
   const maxAgeText = flags.string('hpkp-max-age', 'whole seconds') ?? String(DEFAULT_MAX_AGE_CAP);
   if (!/^\d{1,10}$/.test(maxAgeText) || Number(maxAgeText) < 1) throw usage(`--hpkp-max-age: expected whole seconds of 1 or more, got '${maxAgeText}'`);
 
@@ -393,6 +400,9 @@ function connectConfig(args: string[], flags: Flags, facts: LaunchFacts): Connec
     sni: ref.type === 'dns' ? ref.name : undefined,
     pinStore,
     tofu,
+    tackFiles: Object.freeze(flags.list('tack', 'a TACK file')),
+    tackBreakFiles: Object.freeze(flags.list('tack-break', 'a file of TACK break signatures')),
+    tackActivate: flags.bool('tack-activate'),
     hpkpMaxAge: Number(maxAgeText),
     policy: trustPolicy(flags, [ref]),
     alpn: Object.freeze(alpnList(flags)),
