@@ -518,23 +518,17 @@ describe('none', () => {
   });
 });
 
-describe('load time', () => {
-  test('system and bundled load in well under a second', (t) => {
-    const time = (sets: CaSet[], env: NodeJS.ProcessEnv): { ms: number; size: number } => {
-      const start = performance.now();
-      const size = loadCaSets(sets, () => {}, { env }).size;
-      return { ms: performance.now() - start, size };
-    };
-    const bundled = time([{ kind: 'bundled' }], {});
-    t.diagnostic(`bundled: ${bundled.size} anchors in ${bundled.ms.toFixed(1)} ms`);
-    assert.ok(bundled.ms < 1000, `expected < 1000 ms, got ${bundled.ms.toFixed(0)} ms`);
+// Load times are measured by `npm run bench`, not asserted here; this only checks both load.
+describe('the real stores', () => {
+  test('bundled holds Node\'s list, and system loads where there is one', (t) => {
+    const bundled = loadCaSets([{ kind: 'bundled' }], () => {}, { env: {} });
+    assert.ok(bundled.size > 100, `bundled: ${bundled.size} anchors`);
     let system;
     try {
-      system = time([{ kind: 'system' }], {});
+      system = loadCaSets([{ kind: 'system' }], () => {}, { env: {} });
     } catch (err) {
       return t.skip(`no system store here: ${(err as Error).message}`);
     }
-    t.diagnostic(`system: ${system.size} anchors in ${system.ms.toFixed(1)} ms`);
-    assert.ok(system.ms < 1000, `expected < 1000 ms, got ${system.ms.toFixed(0)} ms`);
+    assert.ok(system.size + system.hashedDirs.length > 0);
   });
 });

@@ -32,12 +32,9 @@ function opensslVerify(f: ServerFixture, extra: string[] = []): { ok: boolean; o
 }
 
 describe('fixture PKI', () => {
-  test('builds in well under 2 seconds', (t) => {
+  // Speed belongs in benchmarks, not in timed tests: the build time is only reported.
+  test('is built once per process (build time reported)', async (t) => {
     t.diagnostic(`fixture PKI built in ${pki.buildMs.toFixed(0)} ms`);
-    assert.ok(pki.buildMs < 2000, `expected < 2000 ms, got ${pki.buildMs.toFixed(0)} ms`);
-  });
-
-  test('is built once per process', async () => {
     assert.equal(await fixturePki(), pki);
   });
 
