@@ -450,6 +450,12 @@ function acceptConfig(args: string[], program: string[], flags: Flags, facts: La
   const uris = flags.list('client-uri-id', 'a URI-ID like spiffe://example.org/x').map((u) => asUsage('--client-uri-id', () => uriReference(u)));
   const tickets = flags.string('tickets', 'file:KEYFILE');
   if (tickets !== undefined && !tickets.startsWith('file:')) throw usage(`--tickets: expected file:KEYFILE, got '${tickets}'`);
+  // A resumed session keeps only the client's leaf: its path could not be validated again.
+  if (tickets !== undefined && clientAuth !== 'none') throw usage('--tickets cannot be combined with --client-auth: a resumed session carries no client chain to verify again');
+  if (flags.given('ocsp')) throw usage('--ocsp checks a staple from a server; TLS clients do not staple, so it does not apply to accept');
+  if (flags.given('ocsp-staple') && (certs.length !== 1 || pkcs12.length > 0)) {
+    throw usage(`--ocsp-staple goes with exactly one --cert/--key pair (node:tls staples for the last certificate loaded), got ${certs.length} pairs and ${pkcs12.length} --pkcs12`);
+  }
   const pass = flags.string('pass', 'env:VAR, fd:N or file:PATH');
   if (pass !== undefined && !/^(env|fd|file):./.test(pass)) {
     throw usage(`--pass: expected env:VAR, fd:N or file:PATH, got '${pass.replace(/./g, '*')}': a passphrase on the command line is visible to every user (ps, /proc)`);
