@@ -7,6 +7,8 @@ import { dnsReference, srvReference, uriReference, type ReferenceId } from './tr
 import { parsePins } from './trust/pins.ts';
 import type { CaSet, Pin, TrustPolicy } from './trust/policy.ts';
 import { parseCaSet } from './trust/store.ts';
+import { checkSecretSpec } from './secret.ts';
+import { parseResumeMode, type ResumeMode } from './tls/sessions.ts';
 import { DEFAULT_MAX_AGE_CAP } from './pinstore/hpkp.ts';
 import { parseStoreSpec, STORE_FORMS, type StoreSpec } from './pinstore/location.ts';
 
@@ -41,6 +43,14 @@ export interface ConnectConfig {
   readonly controlFd: number | undefined;
   readonly closeOnEof: boolean;
   readonly logLevel: LogLevel;
+  /** --cert/--key pairs, --pkcs12, --pass, as given: tls/identity.ts reads them (issue 5). */
+  readonly identity: { readonly certs: readonly string[]; readonly keys: readonly string[]; readonly pkcs12: readonly string[]; readonly passes: readonly string[] };
+  readonly resume: ResumeMode;
+  /** --resume-from env:VAR|fd:N|file:PATH: a blob from an earlier run (--resume caller only). */
+  readonly resumeFrom: string | undefined;
+  readonly keylog: string | undefined;
+  /** The launcher's view of open fds, for fd:N secrets (facts §5.7). */
+  readonly openFds: ReadonlySet<number> | undefined;
 }
 
 export interface VerifyConfig {
@@ -103,7 +113,7 @@ export interface LaunchFacts {
 }
 
 const trustFlags = ['ca', 'ca-set', 'pin', 'tlsa', 'crl', 'ocsp', 'srv-id', 'uri-id', 'pin-only', 'pin-report-only'] as const;
-const connectFlags = ['servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'close-on-eof', 'hold', 'hold-timeout', 'pin-store', 'tofu', 'hpkp-max-age', 'tack', 'tack-break', 'tack-activate'] as const;
+const connectFlags = ['servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'close-on-eof', 'hold', 'hold-timeout', 'pin-store', 'tofu', 'hpkp-max-age', 'tack', 'tack-break', 'tack-activate', 'cert', 'key', 'pkcs12', 'pass', 'resume', 'resume-from', 'keylog'] as const;
 
 /** Which flags each command takes; anything else is a usage error, not a silent no-op. */
 const serverFlags = ['cert', 'key', 'pkcs12', 'pass', 'sni', 'ocsp-staple', 'client-auth', 'client-name', 'client-uri-id', 'tickets'] as const;
@@ -116,7 +126,7 @@ const commandFlags: Record<(typeof commands)[number], readonly string[]> = {
   demo: ['log-level'],
 };
 
-const stringFlags = ['pin-store', 'tofu', 'hpkp-max-age', 'pass', 'ocsp-staple', 'client-auth', 'tickets', 'servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'log-level', 'ocsp', 'hold-timeout', 'chain', 'host', 'ip', 'at', 'connect', 'max-age'] as const;
+const stringFlags = ['pin-store', 'tofu', 'hpkp-max-age', 'pass', 'ocsp-staple', 'client-auth', 'tickets', 'servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout', 'net-fd', 'control-fd', 'log-level', 'ocsp', 'hold-timeout', 'chain', 'host', 'ip', 'at', 'connect', 'max-age', 'resume', 'resume-from', 'keylog'] as const;
 /** Flags that may be given more than once; each value may itself be a list where noted. */
 const arrayFlags = ['ca', 'ca-set', 'pin', 'tlsa', 'crl', 'srv-id', 'uri-id', 'backup', 'cert', 'key', 'pkcs12', 'sni', 'client-name', 'client-uri-id', 'tack', 'tack-break'] as const;
 const booleanFlags = ['help', 'version', 'close-on-eof', 'pin-only', 'pin-report-only', 'hold', 'hpkp', 'include-subdomains', 'tack-activate'] as const;
@@ -383,6 +393,14 @@ function connectConfig(args: string[], flags: Flags, facts: LaunchFacts): Connec
   const hold = flags.bool('hold');
   if (!hold && flags.given('hold-timeout')) throw usage('--hold-timeout goes with --hold');
   if (hold && controlFd === undefined) throw usage('--hold waits for accept or reject on the control channel, but there is none (pass fd 3, or --control-fd N)');
+  const certs = flags.list('cert', 'a certificate file (PEM or DER, leaf first)');
+  const keys = flags.list('key', 'a private key file, or fd:N');
+  if (certs.length !== keys.length) throw usage(`--cert and --key come in pairs: got ${certs.length} --cert and ${keys.length} --key`);
+  const pass = flags.string('pass', 'env:VAR, fd:N or file:PATH');
+  const resume = asUsage('--resume', () => parseResumeMode(flags.string('resume', 'off, caller or file:PATH') ?? 'off'));
+  const resumeFrom = flags.string('resume-from', 'env:VAR, fd:N or file:PATH');
+  if (resumeFrom !== undefined && resume.kind !== 'caller') throw usage('--resume-from goes with --resume caller');
+  for (const [flag, spec] of [['--pass', pass], ['--resume-from', resumeFrom]] as const) if (spec !== undefined) checkSecretSpec(spec, flag);
 
   const store = flags.string('pin-store', STORE_FORMS);
   const pinStore = store === undefined ? ({ kind: 'default' } as const) : parseStoreSpec(store);
@@ -414,6 +432,11 @@ function connectConfig(args: string[], flags: Flags, facts: LaunchFacts): Connec
     controlFd,
     closeOnEof: flags.bool('close-on-eof'),
     logLevel: flags.logLevel(),
+    identity: Object.freeze({ certs: Object.freeze(certs), keys: Object.freeze(keys), pkcs12: Object.freeze(flags.list('pkcs12', 'a PKCS#12 file, or fd:N')), passes: Object.freeze(pass === undefined ? [] : [pass]) }),
+    resume,
+    resumeFrom,
+    keylog: flags.string('keylog', 'a file to append NSS key log lines to'),
+    openFds: facts.openFds,
   });
 }
 

@@ -60,6 +60,22 @@ ${trustOptions}
 TLS:
   --min-tls 1.2|1.3         lowest TLS version accepted (default 1.2)
   --alpn LIST               offer these ALPN protocols, comma-separated (e.g. h2,http/1.1)
+Client certificate (sent only when the server asks):
+  --cert FILE --key FILE    a certificate (PEM or DER, leaf first, chain after) and its key
+                            (PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1; PEM or DER; or fd:N);
+                            repeat the pair for one RSA and one ECDSA identity
+  --pkcs12 FILE             a PKCS#12 bundle instead (or fd:N)
+  --pass env:VAR|fd:N|file:PATH   the passphrase of the key or bundle (never on the command line)
+                            OpenSSL picks the identity; node:tls cannot choose by the server's
+                            CA list (it has no CertificateRequest callback)
+Resumption (off by default: it makes connections linkable):
+  --resume off|caller|file:PATH   caller: emit 'session blob=...' events for the parent to keep;
+                            file: keep them in a 0600 file; a blob is used only under the same
+                            host, port, SNI, ALPN, trust policy and client identity, and its
+                            stored path is checked again before any plaintext
+  --resume-from env:VAR|fd:N|file:PATH   the blob to offer (with --resume caller)
+  --keylog FILE             append TLS secrets (NSS key log, for Wireshark) to FILE (0600);
+                            SSLKEYLOGFILE works too, with a warning
 Transport:
   --net-fd N                do not dial: run TLS over the connected socket inherited on fd N;
                             HOST[:PORT] then only names the peer to verify

@@ -15,7 +15,7 @@ export interface Log {
 const rank: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
 
 // Field names that could ever carry key material; pino replaces their values.
-const redact = ['key', 'passphrase', 'session', 'ticket', 'secret', '*.key', '*.passphrase', '*.session', '*.ticket', '*.secret'];
+const redact = ['key', 'passphrase', 'session', 'ticket', 'secret', 'blob', '*.key', '*.passphrase', '*.session', '*.ticket', '*.secret', '*.blob'];
 
 export function createLog(level: LogLevel): Log {
   let logger: Logger | undefined;

@@ -7,12 +7,17 @@ import type { Fields, Line } from '../control/frame.ts';
 import type { Log } from '../log.ts';
 import { adopt, dial, type Transport } from '../net/dial.ts';
 import { plaintextIn, plaintextOut } from '../stdio.ts';
+import fs from 'node:fs';
+import { readSecret } from '../secret.ts';
 import { handshake, type Handshake } from '../tls/client.ts';
+import { clientCertStatus, loadIdentities, tlsCredentials, type ClientIdentity } from '../tls/identity.ts';
+import { keylogTarget, openKeylog, type KeylogSink } from '../tls/keylog.ts';
+import { FileSessionStore, PRIVACY_WARNING, SessionBlobError, TicketGate, bindingFor, checkBlob, decodeBlob, encodeBlob, resumedEvidence, type Binding, type SessionBlob } from '../tls/sessions.ts';
 import { startPump, type Pump } from '../tls/pump.ts';
 import { opensslUsesSystemStore, userEnv } from '../env.ts';
 import { loadPolicy } from '../trust/load.ts';
 import { opensslSystemPaths } from '../trust/store.ts';
-import { verifyPeer, type LoadedPolicy, type Verified } from '../trust/verify.ts';
+import { verifyPeer, type LoadedPolicy, type PeerEvidence, type Verified } from '../trust/verify.ts';
 import { hpkpFields, reportFields, tofuFields } from '../pinstore/events.ts';
 import type { Scope } from '../pinstore/policy.ts';
 import { openPinStore, type PinStore } from '../pinstore/store.ts';
@@ -39,8 +44,19 @@ export async function runConnect(cfg: ConnectConfig, log: Log, afterVerdict?: Af
 /** The parent's commands and the fields each takes (protocol/control.md §5). */
 const commandFields: Record<string, readonly string[]> = { close: [], abort: [], accept: [], reject: ['reason'], hpkp: ['header'], 'hpkp-report-only': ['header'] };
 
+/** --resume caller|file:PATH, for one connection. */
+interface Resumption {
+  readonly binding: Binding;
+  /** The blob offered to the server, once checkBlob let it through. */
+  readonly offer: SessionBlob | undefined;
+  readonly store: FileSessionStore | undefined;
+  readonly gate: TicketGate;
+}
+
 class Session {
   private pump: Pump | undefined;
+  private resumption: Resumption | undefined;
+  private keylog: KeylogSink | undefined;
   private transport: Transport | undefined;
   private hs: Handshake | undefined;
   private settle!: (status: number) => void;
@@ -87,6 +103,15 @@ class Session {
       crls: lp.crls.length || undefined,
       ocsp: cfg.policy.ocsp === 'off' ? undefined : cfg.policy.ocsp,
     });
+    // Files and secrets before dialling: a wrong passphrase or an unusable store is a config error now.
+    const ids = loadIdentities(cfg.identity, userEnv, { openFds: cfg.openFds, reservedFds: this.reservedFds(), now: new Date() });
+    for (const id of ids) {
+      this.emit('identity', { fingerprint: id.fingerprint, subject: id.subject, key: id.keyType, 'not-after': id.notAfter.toISOString(), source: id.source });
+      for (const message of id.warnings) this.emit('warning', { code: 'client-cert', message });
+    }
+    this.startKeylog();
+    this.resumption = this.startResumption(ids);
+    const offer = this.resumption?.offer;
 
     this.transport = cfg.netFd !== undefined ? adopt(cfg.netFd) : await this.dial();
     const t = this.transport;
@@ -96,12 +121,17 @@ class Session {
     // OpenSSL's own check uses the same anchors: the system store natively, else `ca`.
     const systemOnly = cfg.policy.caSets.length === 1 && cfg.policy.caSets[0]!.kind === 'system';
     const ca = systemOnly && opensslUsesSystemStore(opensslSystemPaths({ env: userEnv })) ? undefined : lp.anchors.pems;
-    const hs = await handshake(t, { ca, sni: cfg.sni, alpn: cfg.alpn, minTls: cfg.minTls, timeoutMs: cfg.handshakeTimeoutMs, requestOcsp: cfg.policy.ocsp !== 'off' });
+    const hs = await handshake(t, { ca, sni: cfg.sni, alpn: cfg.alpn, minTls: cfg.minTls, timeoutMs: cfg.handshakeTimeoutMs, requestOcsp: cfg.policy.ocsp !== 'off', credentials: tlsCredentials(ids), session: offer?.ticket, onSession: this.resumption?.gate.offer, onKeylog: this.keylog?.write });
     this.hs = hs;
     if (this.ended) return void hs.socket.destroy();
-    this.emit('handshake', { version: hs.version, cipher: hs.cipher, alpn: hs.alpn ?? '', sni: cfg.sni ?? '', resumed: hs.resumed });
+    const resumed = hs.resumed && offer !== undefined;
+    const cc = clientCertStatus(hs.clientCert, ids);
+    const clientId = cc.identity?.fingerprint ?? (resumed ? offer.clientId : undefined);
+    this.emit('handshake', { version: hs.version, cipher: hs.cipher, alpn: hs.alpn ?? '', sni: cfg.sni ?? '', resumed: hs.resumed, 'client-cert': cc.status, 'client-id': clientId });
 
-    const verified = this.judge(lp, hs);
+    // A resumed connection carries no certificate (facts §5.2): the stored path is checked again,
+    // against today's policy, before any plaintext moves.
+    const verified = this.judge(lp, resumed ? resumedEvidence(offer, hs.evidence) : hs.evidence, resumed);
     this.report(verified);
     if (cfg.tofu !== 'off') await this.tofu(verified, cfg.tofu);
     this.verified = verified;
@@ -110,14 +140,19 @@ class Session {
       return this.end(new TlsifyError('ok', 'verified; not relaying (pin --connect)'));
     }
     if (cfg.holdMs !== undefined && !(await this.hold(cfg.holdMs))) return;
+    // Tickets leave only now: after tlsify's verdict, TOFU and the parent's (facts §5.6 (d)).
+    this.resumption?.gate.accept(verified, { ocspStaple: resumed ? offer.ocspStaple : hs.evidence.ocspStaple, clientId });
     this.flow(verified, hs);
   }
 
   /** The verdict; a stored-pin failure under --tofu is also reported as a tofu decision. */
-  private judge(lp: LoadedPolicy, hs: Handshake): Verified {
+  private judge(lp: LoadedPolicy, evidence: PeerEvidence, resumed: boolean): Verified {
     try {
-      return verifyPeer(lp, hs.evidence, new Date(), (event, fields) => this.emit(event, fields));
+      return verifyPeer(lp, evidence, new Date(), (event, fields) => this.emit(event, fields));
     } catch (err) {
+      this.resumption?.gate.reject();
+      // The stored path no longer passes: drop it, so that the next run does a full handshake.
+      if (resumed) this.resumption?.store?.forget(this.resumption.binding);
       if (this.cfg.tofu !== 'off' && err instanceof TlsifyError && err.code === 'pin-mismatch') {
         this.emit('tofu', { decision: 'rejected', host: this.scope.host, reason: 'active-pin-mismatch', message: err.message });
       }
@@ -155,6 +190,65 @@ class Session {
     }
   }
 
+  private reservedFds(): Map<number, string> {
+    const reserved = new Map<number, string>();
+    if (this.cfg.controlFd !== undefined) reserved.set(this.cfg.controlFd, 'the control channel');
+    if (this.cfg.netFd !== undefined) reserved.set(this.cfg.netFd, 'the network socket (--net-fd)');
+    return reserved;
+  }
+
+  /** --keylog FILE; or SSLKEYLOGFILE, with a warning no --log-level can silence. */
+  private startKeylog(): void {
+    const target = keylogTarget(this.cfg.keylog, userEnv);
+    if (!target) return;
+    if (target.warning) {
+      try {
+        fs.writeSync(2, `tlsify: warning: ${target.warning}\n`);
+      } catch {
+        // stderr is closed: the control event still says it
+      }
+      this.emit('warning', { code: target.source === 'SSLKEYLOGFILE' ? 'keylog-env' : 'keylog-env-ignored', message: target.warning });
+    }
+    this.keylog = openKeylog(target, (err) => this.emit('warning', { code: 'keylog', message: err.message }));
+    this.emit('keylog', { path: target.path, source: target.source });
+  }
+
+  /** --resume caller|file:PATH: pick the blob to offer (or say why none), and the gate for new tickets. */
+  private startResumption(ids: readonly ClientIdentity[]): Resumption | undefined {
+    const { cfg } = this;
+    const mode = cfg.resume;
+    if (mode.kind === 'off') return undefined;
+    this.emit('warning', { code: 'resumption-linkable', message: PRIVACY_WARNING });
+    const binding = bindingFor(cfg, ids);
+    const store = mode.kind === 'file' ? FileSessionStore.open(mode.path) : undefined;
+    let candidate: SessionBlob | undefined = store?.lookup(binding);
+    let reported = false;
+    if (cfg.resumeFrom !== undefined) {
+      const text = readSecret(cfg.resumeFrom, '--resume-from', userEnv, { openFds: cfg.openFds, reservedFds: this.reservedFds() }).toString('latin1');
+      try {
+        candidate = decodeBlob(text);
+      } catch (err) {
+        if (!(err instanceof SessionBlobError)) throw err;
+        this.emit('resume', { mode: mode.kind, result: 'skipped', reason: err.reason, message: err.message });
+        reported = true;
+      }
+    }
+    let offer: SessionBlob | undefined;
+    if (candidate) {
+      const check = checkBlob(candidate, binding, new Date());
+      if (check.ok) offer = candidate;
+      this.emit('resume', check.ok ? { mode: mode.kind, result: 'offered', age: check.ageSeconds } : { mode: mode.kind, result: 'skipped', reason: check.reason, differs: check.reason === 'binding' ? check.differs.join(',') : undefined, message: check.message });
+    } else if (!reported) {
+      this.emit('resume', { mode: mode.kind, result: 'none' });
+    }
+    const sink = (blob: SessionBlob): void => {
+      if (store) store.put(blob, new Date());
+      this.emit('session', store ? { stored: store.path } : { blob: encodeBlob(blob) });
+    };
+    const gate = new TicketGate(binding, sink, (err) => this.emit('warning', { code: 'session', message: asTlsifyError(err).message }));
+    return { binding, offer, store, gate };
+  }
+
   /** --hold: the parent has the last word (its own pin database, say) before any plaintext. */
   private hold(ms: number): Promise<boolean> {
     this.emit('hold', { timeout: ms / 1000 });
@@ -178,7 +272,8 @@ class Session {
     if (this.endSent) return; // the end line is the last line, whatever still happens
     if (name === 'end') this.endSent = true;
     this.control.send(name, fields);
-    this.log.info({ event: name, ...fields, der: undefined }, name);
+    // No DER, and never a session blob: it holds the session's secret (tls/sessions.ts).
+    this.log.info({ event: name, ...fields, der: undefined, blob: undefined }, name);
   }
 
   private dial(): Promise<Transport> {
@@ -245,6 +340,8 @@ class Session {
     this.verdict = undefined;
     if (this.ended) return;
     this.ended = true;
+    this.resumption?.gate.reject(); // before the verdict: nothing was released; after it: no more
+    this.keylog?.close();
     const code: Code = err.code;
     if (code !== 'ok') {
       const fields = { code, exit: exitStatus(code), stack: code === 'internal' ? err.stack : undefined };

@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { TlsifyError } from '../codes.ts';
 import type { PeerEvidence } from '../trust/verify.ts';
 import type { Transport } from '../net/dial.ts';
+import type { ClientCertFacts } from './identity.ts';
 import { Relay } from './relay.ts';
 
 export interface ClientOptions {
@@ -16,6 +17,14 @@ export interface ClientOptions {
   readonly ca: readonly string[] | undefined;
   /** Ask the server to staple an OCSP response (status_request). */
   readonly requestOcsp: boolean;
+  /** tlsCredentials(identities) from tls/identity.ts: key/cert arrays and pfx. */
+  readonly credentials: Pick<tls.ConnectionOptions, 'key' | 'cert' | 'pfx'>;
+  /** The session to offer (SessionBlob.ticket), only once checkBlob let it through. */
+  readonly session: Buffer | undefined;
+  /** TicketGate.offer; undefined with --resume off, so there is no 'session' listener at all. */
+  readonly onSession: ((ticket: Buffer) => void) | undefined;
+  /** KeylogSink.write. */
+  readonly onKeylog: ((line: Buffer) => void) | undefined;
 }
 
 export interface Handshake {
@@ -28,7 +37,12 @@ export interface Handshake {
   readonly evidence: PeerEvidence;
 }
 
-export function handshake(transport: Transport, opts: ClientOptions): Promise<Handshake> {
+/** The client's side adds what it can tell about its own certificate (tls/identity.ts). */
+export interface ClientHandshake extends Handshake {
+  readonly clientCert: ClientCertFacts;
+}
+
+export function handshake(transport: Transport, opts: ClientOptions): Promise<ClientHandshake> {
   const relay = new Relay(transport.socket);
   const socket = tls.connect({
     socket: relay,
@@ -39,10 +53,16 @@ export function handshake(transport: Transport, opts: ClientOptions): Promise<Ha
     checkServerIdentity: () => undefined,
     minVersion: opts.minTls,
     ALPNProtocols: opts.alpn.length > 0 ? [...opts.alpn] : undefined,
+    ...opts.credentials,
+    ...(opts.session ? { session: opts.session } : {}),
     // In node:tls since v0.11 but missing from @types/node's ConnectionOptions.
     ...({ requestOCSP: opts.requestOcsp } as object),
   });
   relay.attach(socket);
+  // Both before any record arrives: secrets are logged from the ServerHello on, and 'session'
+  // fires after 'secureConnect', once per TLS 1.3 NewSessionTicket (facts §5.5).
+  if (opts.onKeylog) socket.on('keylog', opts.onKeylog);
+  if (opts.onSession) socket.on('session', opts.onSession);
   // Emitted before 'secureConnect', with null when nothing was stapled (facts §5.5).
   let staple: Buffer | null | undefined;
   if (opts.requestOcsp) socket.once('OCSPResponse', (response: Buffer | null) => (staple = response ?? null));
@@ -72,6 +92,13 @@ export function handshake(transport: Transport, opts: ClientOptions): Promise<Ha
           openssl: { authorized: socket.authorized, error: socket.authorizationError ? String(socket.authorizationError) : undefined },
           ocspStaple: opts.requestOcsp ? (staple ?? null) : undefined,
         },
+        // A client learns signature algorithms only from a CertificateRequest (tls/identity.ts).
+        clientCert: {
+          resumed: socket.isSessionReused(),
+          version: socket.getProtocol() ?? cipher.version,
+          sharedSigalgs: socket.getSharedSigalgs(),
+          local: localCertificate(socket),
+        },
       });
     });
   });
@@ -91,6 +118,12 @@ export function peerChain(socket: tls.TLSSocket): Buffer[] {
     cert = cert.issuerCertificate;
   }
   return out;
+}
+
+/** OpenSSL's current client certificate (sent or not; clientCertStatus decides), as DER. */
+function localCertificate(socket: tls.TLSSocket): Buffer | undefined {
+  const cert = socket.getCertificate();
+  return cert && 'raw' in cert ? cert.raw : undefined;
 }
 
 function handshakeError(err: NodeJS.ErrnoException): TlsifyError {
