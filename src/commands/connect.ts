@@ -21,6 +21,8 @@ import { verifyPeer, type LoadedPolicy, type PeerEvidence, type Verified } from 
 import { hpkpFields, reportFields, tofuFields } from '../pinstore/events.ts';
 import type { Scope } from '../pinstore/policy.ts';
 import { openPinStore, type PinStore } from '../pinstore/store.ts';
+import type { PinEntry } from '../pinstore/doc.ts';
+import { enforceTackPins, tackPinFields } from '../pinstore/tack.ts';
 import { PROTOCOL_VERSION, VERSION } from '../version.ts';
 import { verdictEvents } from './events.ts';
 
@@ -63,6 +65,8 @@ class Session {
   private readonly result = new Promise<number>((resolve) => (this.settle = resolve));
   private ended = false;
   private store: PinStore | undefined;
+  private storedEntries: readonly PinEntry[] = [];
+  private tackInput: Awaited<ReturnType<typeof import('../tack/client.ts').readTackFiles>> | undefined;
   private verified: Verified | undefined;
   /** The name and port stored pins are kept under: the verified name or address. */
   private readonly scope: Scope;
@@ -90,6 +94,12 @@ class Session {
     // The pin store is read before dialling, so a broken store stops us before any traffic.
     this.store = openPinStore(cfg.pinStore, userEnv);
     const entries = this.store.entriesFor(this.scope, new Date());
+    this.storedEntries = entries;
+    // TACK code (and @noble with it) is loaded only when TACKs are given.
+    if (cfg.tackFiles.length + cfg.tackBreakFiles.length > 0) {
+      const { readTackFiles } = await import('../tack/client.ts');
+      this.tackInput = await readTackFiles(cfg.tackFiles, cfg.tackBreakFiles);
+    }
     const lp = { ...loadPolicy(cfg.policy, this.log), stored: { entries, host: this.scope.host, port: this.scope.port } };
     this.emit('trust', {
       set: lp.anchors.name,
@@ -133,6 +143,7 @@ class Session {
     // against today's policy, before any plaintext moves.
     const verified = this.judge(lp, resumed ? resumedEvidence(offer, hs.evidence) : hs.evidence, resumed);
     this.report(verified);
+    await this.tack(verified);
     if (cfg.tofu !== 'off') await this.tofu(verified, cfg.tofu);
     this.verified = verified;
     if (this.afterVerdict) {
@@ -158,6 +169,26 @@ class Session {
       }
       throw err;
     }
+  }
+
+  /**
+   * TACK pins (draft-perrin-tls-tack-00 §5): with --tack, check the TACKs and break signatures
+   * against the validated leaf and update the pins; without, an active TACK pin for this host
+   * still rejects the peer.
+   */
+  private async tack(v: Verified): Promise<void> {
+    const now = new Date();
+    if (!this.tackInput) {
+      const r = enforceTackPins(this.storedEntries, this.scope, now);
+      if (!r) return;
+      this.emit('tack-pin', tackPinFields(r, this.scope));
+      if (r.decision.kind === 'rejected') throw new TlsifyError('pin-mismatch', r.decision.message);
+      return;
+    }
+    const { processTacks } = await import('../tack/client.ts');
+    const d = await processTacks(this.store!, { ...this.tackInput, leafSpki: v.path[0]!.spki, scope: this.scope, activate: this.cfg.tackActivate, now });
+    for (const [name, fields] of d.events) this.emit(name, fields);
+    if (d.failure) throw new TlsifyError(d.failure.code, d.failure.message);
   }
 
   /** Trust on first use (protocol/pin-store.md §6): learn, activate, extend, replace or reject. */
