@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import tty from 'node:tty';
-import type { Readable, Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 
 /** Large reads keep the per-chunk cost down on bulk uploads. */
 const CHUNK = 256 * 1024;
@@ -24,5 +24,22 @@ export function plaintextOut(fd = 1): Writable {
     return new net.Socket({ fd, readable: false, writable: true, allowHalfOpen: true });
   }
   if (tty.isatty(fd)) return new tty.WriteStream(fd);
+  // Other character devices (/dev/null above all) take writes at once: write them directly
+  // instead of a thread-pool round trip per chunk.
+  if (stat.isCharacterDevice()) return syncWriter(fd);
   return fs.createWriteStream('', { fd, autoClose: false, highWaterMark: CHUNK });
+}
+
+function syncWriter(fd: number): Writable {
+  return new Writable({
+    highWaterMark: CHUNK,
+    write(chunk: Buffer, _enc, done) {
+      try {
+        for (let off = 0; off < chunk.length; ) off += fs.writeSync(fd, chunk, off);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    },
+  });
 }
