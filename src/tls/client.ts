@@ -79,29 +79,43 @@ export function handshake(transport: Transport, opts: ClientOptions): Promise<Cl
     socket.once('secureConnect', () => {
       clearTimeout(timer);
       socket.removeAllListeners('error');
-      const cipher = socket.getCipher();
+      const facts = sessionFacts(socket);
       resolve({
-        socket,
+        ...facts,
         relay,
-        version: socket.getProtocol() ?? cipher.version,
-        cipher: cipher.standardName ?? cipher.name,
-        alpn: socket.alpnProtocol || undefined,
-        resumed: socket.isSessionReused(),
         evidence: {
           chain: peerChain(socket),
-          openssl: { authorized: socket.authorized, error: socket.authorizationError ? String(socket.authorizationError) : undefined },
+          openssl: opensslVerdict(socket),
           ocspStaple: opts.requestOcsp ? (staple ?? null) : undefined,
         },
         // A client learns signature algorithms only from a CertificateRequest (tls/identity.ts).
         clientCert: {
           resumed: socket.isSessionReused(),
-          version: socket.getProtocol() ?? cipher.version,
+          version: facts.version,
           sharedSigalgs: socket.getSharedSigalgs(),
           local: localCertificate(socket),
         },
       });
     });
   });
+}
+
+/** What both sides report of an established session (the handshake control line). */
+export function sessionFacts(socket: tls.TLSSocket) {
+  const cipher = socket.getCipher();
+  return {
+    socket,
+    version: socket.getProtocol() ?? cipher.version,
+    cipher: cipher.standardName ?? cipher.name,
+    opensslCipher: cipher.name,
+    alpn: socket.alpnProtocol || undefined,
+    resumed: socket.isSessionReused(),
+  };
+}
+
+/** OpenSSL's own verdict on the peer's chain, as node:tls exposes it. */
+export function opensslVerdict(socket: tls.TLSSocket): { authorized: boolean; error: string | undefined } {
+  return { authorized: socket.authorized, error: socket.authorizationError ? String(socket.authorizationError) : undefined };
 }
 
 /**

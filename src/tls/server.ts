@@ -13,7 +13,7 @@ import type { Transport } from '../net/dial.ts';
 import { readFd, readPrivateFile, type SecretOptions } from '../secret.ts';
 import { parseCertificate, pemBlocks, type Cert } from '../trust/cert.ts';
 import { checkOcspStaple } from '../trust/ocsp.ts';
-import { peerChain, type Handshake } from './client.ts';
+import { opensslVerdict, peerChain, sessionFacts, type Handshake } from './client.ts';
 import { identityFromParts, identityFromPkcs12, tlsCredentials, type ClientIdentity } from './identity.ts';
 import { Relay } from './relay.ts';
 
@@ -103,19 +103,13 @@ export function acceptTls(prepared: PreparedServer, transport: Transport, timeou
     server.once('secureConnection', (socket: tls.TLSSocket) => {
       clearTimeout(timer);
       relay.attach(socket);
-      const cipher = socket.getCipher();
       resolve({
-        socket,
+        ...sessionFacts(socket),
         relay,
-        version: socket.getProtocol() ?? cipher.version,
-        cipher: cipher.standardName ?? cipher.name,
-        opensslCipher: cipher.name,
-        alpn: socket.alpnProtocol || undefined,
-        resumed: socket.isSessionReused(),
         sni: typeof socket.servername === 'string' && socket.servername !== '' ? socket.servername : undefined,
         evidence: {
           chain: prepared.requestCert ? peerChain(socket) : [],
-          openssl: { authorized: socket.authorized, error: socket.authorizationError ? String(socket.authorizationError) : undefined },
+          openssl: opensslVerdict(socket),
           ocspStaple: undefined,
         },
       });
