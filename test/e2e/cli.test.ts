@@ -106,3 +106,11 @@ test('tlsify demo: a first run with no network shows the transcript and the echo
   assert.match(r.stdout, /stdout> echo: hello through tlsify/);
   assert.match(r.stdout, /fd 3> +end code=ok exit=0/);
 });
+
+test('on a terminal the log is one plain line, not JSON', (t) => {
+  if (spawnSync('sh', ['-c', 'command -v script']).status !== 0) return t.skip('util-linux script(1) is not installed');
+  // script(1) gives tlsify a pty as stderr, as a person at a terminal has.
+  const r = spawnSync('script', ['-qc', `${TLSIFY} connect no-such-host.invalid:443 </dev/null`, '/dev/null'], { encoding: 'utf8' });
+  assert.match(r.stdout, /^tlsify: error: cannot resolve 'no-such-host\.invalid': \w+ \(code=resolve exit=4\)\r?\n/);
+  assert.doesNotMatch(r.stdout, /"level"/);
+});
