@@ -33,6 +33,7 @@ Usage:
   tlsify pin [FILE|-]...               SPKI pins of certificates and keys (--connect: of a server)
   tlsify pins list|add|remove|import|export   the pin store (--pin-store PATH|@NAME)
   tlsify tack genkey|sign|break|view   TACK keys, TACKs and break signatures (tackpy 0.9.7 formats)
+  tlsify daemon --listen PATH          serve many connects over one unix socket (protocol/daemon.md)
   tlsify demo                          a first run with no network (a local CA and server)
   tlsify --help | COMMAND --help | --version
 
@@ -56,7 +57,15 @@ then relay stdin -> peer and peer -> stdout. Nothing is read or written before t
 Identity (RFC 9525; names only from subjectAltName, never the CN):
   --servername NAME         the name to send as SNI and to verify instead of HOST; an IP
                             address here verifies an IP identity and sends no SNI
-${trustOptions}
+${trustOptions}Pin store and TACK (README "Pin stores", "TACK"):
+  --pin-store PATH|@NAME|none   the pin store (default $XDG_STATE_HOME/tlsify/pins); its pins for
+                            this host are always enforced
+  --tofu off|learn|strict   trust on first use: learn new keys, activate them when seen again,
+                            refuse a changed key while its pin is active (default off)
+  --hpkp-max-age SEC        cap for max-age of headers passed with the hpkp command (default 5184000)
+  --tack FILE               a TACK for this server (tackpy PEM); repeatable
+  --tack-break FILE         TACK break signatures to apply
+  --tack-activate           let TACK pins be learned and activated in the pin store
 TLS:
   --min-tls 1.2|1.3         lowest TLS version accepted (default 1.2)
   --alpn LIST               offer these ALPN protocols, comma-separated (e.g. h2,http/1.1)
