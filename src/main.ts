@@ -61,6 +61,13 @@ async function main(argv: readonly string[]): Promise<number> {
         env: userEnv,
       });
     }
+    // The daemon parses its own argv; its code (and the connect pipeline) loads only here.
+    if (argv[0] === 'daemon') {
+      const { parseDaemonArgs, runDaemon, daemonHelp } = await import('./commands/daemon.ts');
+      const cfg = parseDaemonArgs(argv.slice(1));
+      if (cfg === 'help') return write(1, daemonHelp), 0;
+      return await runDaemon(cfg);
+    }
     const command = parseArgs(argv, facts);
     switch (command.kind) {
       case 'help':

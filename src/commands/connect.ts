@@ -13,7 +13,7 @@ import { handshake, type Handshake } from '../tls/client.ts';
 import { clientCertStatus, loadIdentities, tlsCredentials, type ClientIdentity } from '../tls/identity.ts';
 import { keylogTarget, openKeylog, type KeylogSink } from '../tls/keylog.ts';
 import { FileSessionStore, PRIVACY_WARNING, SessionBlobError, TicketGate, bindingFor, checkBlob, decodeBlob, encodeBlob, resumedEvidence, type Binding, type SessionBlob } from '../tls/sessions.ts';
-import { startPump, type Pump } from '../tls/pump.ts';
+import { startPump, type Pump, type PumpStreams } from '../tls/pump.ts';
 import { opensslUsesSystemStore, userEnv } from '../env.ts';
 import { loadPolicy } from '../trust/load.ts';
 import { opensslSystemPaths } from '../trust/store.ts';
@@ -35,12 +35,37 @@ export async function runConnect(cfg: ConnectConfig, log: Log, afterVerdict?: Af
   );
   control.send('hello', { proto: PROTOCOL_VERSION, tlsify: VERSION, pid: process.pid });
 
-  const session = new Session(cfg, log, control, afterVerdict);
+  const session = new Session(cfg, log, control, { afterVerdict, plaintext: stdioPlaintext });
   process.once('SIGINT', () => session.abort('SIGINT'));
   process.once('SIGTERM', () => session.abort('SIGTERM'));
   process.once('SIGHUP', () => session.abort('SIGHUP'));
   control.onCommand((line) => session.command(line));
   return session.run();
+}
+
+/** Plaintext on fds 0 and 1, opened only once the peer is verified (as before the daemon). */
+const stdioPlaintext = (): PumpStreams => ({ input: plaintextIn(0), output: plaintextOut(1) });
+
+/**
+ * What the caller of a Session provides beside the config: `tlsify connect` gives fds 0/1, the
+ * daemon (commands/daemon.ts) one unix socket; the daemon also shares its loaded CA sets.
+ */
+export interface SessionIo {
+  /** Called once, after the verdict, when plaintext starts to flow. */
+  readonly plaintext: () => PumpStreams;
+  readonly afterVerdict?: AfterVerdict | undefined;
+  /** Reads the policy's files; default trust/load.ts's loadPolicy (read each time). */
+  readonly loadPolicy?: (policy: ConnectConfig['policy'], log: Log) => Omit<LoadedPolicy, 'stored'>;
+  /** The daemon's RAM cache for `--resume ram`, used in place of --resume file:PATH's store. */
+  readonly sessionCache?: SessionCache | undefined;
+}
+
+/** What --resume needs of a store: FileSessionStore, or the daemon's RAM cache (daemon/cache.ts). */
+export interface SessionCache {
+  readonly path: string;
+  lookup(binding: Binding): SessionBlob | undefined;
+  put(blob: SessionBlob, now: Date): void;
+  forget(binding: Binding): void;
 }
 
 /** The parent's commands and the fields each takes (protocol/control.md §5). */
@@ -51,11 +76,11 @@ interface Resumption {
   readonly binding: Binding;
   /** The blob offered to the server, once checkBlob let it through. */
   readonly offer: SessionBlob | undefined;
-  readonly store: FileSessionStore | undefined;
+  readonly store: SessionCache | undefined;
   readonly gate: TicketGate;
 }
 
-class Session {
+export class Session {
   private pump: Pump | undefined;
   private resumption: Resumption | undefined;
   private keylog: KeylogSink | undefined;
@@ -78,7 +103,7 @@ class Session {
     private readonly cfg: ConnectConfig,
     private readonly log: Log,
     private readonly control: ControlChannel,
-    private readonly afterVerdict: AfterVerdict | undefined,
+    private readonly io: SessionIo,
   ) {
     const ref = cfg.policy.references[0]!;
     this.scope = { host: ref.type === 'dns' ? ref.name : ref.type === 'ip' ? ref.text : cfg.host, port: cfg.port };
@@ -100,7 +125,7 @@ class Session {
       const { readTackFiles } = await import('../tack/client.ts');
       this.tackInput = await readTackFiles(cfg.tackFiles, cfg.tackBreakFiles);
     }
-    const lp = { ...loadPolicy(cfg.policy, this.log), stored: { entries, host: this.scope.host, port: this.scope.port } };
+    const lp = { ...(this.io.loadPolicy ?? loadPolicy)(cfg.policy, this.log), stored: { entries, host: this.scope.host, port: this.scope.port } };
     this.emit('trust', {
       set: lp.anchors.name,
       anchors: lp.anchors.size,
@@ -146,8 +171,8 @@ class Session {
     await this.tack(verified);
     if (cfg.tofu !== 'off') await this.tofu(verified, cfg.tofu);
     this.verified = verified;
-    if (this.afterVerdict) {
-      this.afterVerdict(verified);
+    if (this.io.afterVerdict) {
+      this.io.afterVerdict(verified);
       return this.end(new TlsifyError('ok', 'verified; not relaying (pin --connect)'));
     }
     if (cfg.holdMs !== undefined && !(await this.hold(cfg.holdMs))) return;
@@ -247,11 +272,13 @@ class Session {
   /** --resume caller|file:PATH: pick the blob to offer (or say why none), and the gate for new tickets. */
   private startResumption(ids: readonly ClientIdentity[]): Resumption | undefined {
     const { cfg } = this;
-    const mode = cfg.resume;
+    const ram = this.io.sessionCache;
+    // The daemon's --resume ram: its RAM cache, reported as mode=ram (protocol/daemon.md §5).
+    const mode = ram ? ({ kind: 'ram' } as const) : cfg.resume;
     if (mode.kind === 'off') return undefined;
     this.emit('warning', { code: 'resumption-linkable', message: PRIVACY_WARNING });
     const binding = bindingFor(cfg, ids);
-    const store = mode.kind === 'file' ? FileSessionStore.open(mode.path) : undefined;
+    const store = ram ?? (mode.kind === 'file' ? FileSessionStore.open(mode.path) : undefined);
     let candidate: SessionBlob | undefined = store?.lookup(binding);
     let reported = false;
     if (cfg.resumeFrom !== undefined) {
@@ -320,7 +347,7 @@ class Session {
 
   private flow(v: Verified, hs: Handshake): void {
     this.emit('ready');
-    this.pump = startPump(v, hs, { input: plaintextIn(0), output: plaintextOut(1) }, this.cfg.closeOnEof, {
+    this.pump = startPump(v, hs, this.io.plaintext(), this.cfg.closeOnEof, {
       closeSent: (reason) => this.emit('close-sent', { reason }),
       done: (end) => this.end(new TlsifyError(end.code, end.message)),
     });

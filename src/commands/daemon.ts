@@ -1,0 +1,194 @@
+// commands/daemon.ts: `tlsify daemon`: one long-lived process serving many `connect`s over a
+// unix socket (protocol/daemon.md). Options, limits, the status registry, and shutdown.
+import type net from 'node:net';
+import { TlsifyError } from '../codes.ts';
+import { logLevels, type LogLevel } from '../config.ts';
+import { fit } from '../control/channel.ts';
+import { createLog, type Log } from '../log.ts';
+import { AnchorCache, RamSessionCache } from '../daemon/cache.ts';
+import { serveConn, type Conn } from '../daemon/conn.ts';
+import { listen, systemdFd } from '../daemon/listen.ts';
+
+export const daemonHelp = `tlsify daemon: serve many TLS client connections over one unix socket.
+
+Usage:
+  tlsify daemon --listen PATH [options]
+  (or under systemd socket activation: the socket from LISTEN_FDS, no --listen)
+
+Each client connects to PATH, reads a hello line, writes one request line
+  connect HOST:PORT [options]
+with connect's options (only those safe for a socket peer), reads the same event lines as
+'tlsify connect' writes on fd 3, then a line 'data', then the socket carries plaintext.
+See protocol/daemon.md.
+
+Options:
+  --listen PATH             the unix socket; its directory must be the caller's and not
+                            group/world-writable; created mode 0600
+  --listen-mode MODE        widen the socket's mode, octal (e.g. 0660 for a group)
+  --max-conns N             connections at once, waiting requests included (default 256)
+  --request-timeout SEC     a client must send its request line within SEC (default 10)
+  --idle-exit SEC           exit after SEC with no connection (default: never)
+  --exit-with-parent        exit when stdin reaches EOF (the parent closed its end)
+  --log-level LEVEL         fatal|error|warn|info|debug|trace|silent (default warn)
+
+SIGTERM/SIGINT: stop accepting, abort every connection (code=aborted), exit 0.
+`;
+
+export interface DaemonConfig {
+  readonly listen: string | undefined;
+  readonly mode: number;
+  readonly maxConns: number;
+  readonly requestTimeoutMs: number;
+  readonly idleExitMs: number | undefined;
+  readonly exitWithParent: boolean;
+  readonly logLevel: LogLevel;
+}
+
+function usage(message: string): TlsifyError {
+  return new TlsifyError('usage', message);
+}
+
+const valued = ['listen', 'listen-mode', 'max-conns', 'request-timeout', 'idle-exit', 'log-level'] as const;
+
+/** The daemon's own argv (after `daemon`); `help` when --help is given. */
+export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' {
+  const v = new Map<string, string>();
+  let exitWithParent = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return 'help';
+    if (arg === '--exit-with-parent') {
+      exitWithParent = true;
+      continue;
+    }
+    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
+    const name = m?.[1];
+    if (!m || !(valued as readonly string[]).includes(name!)) throw usage(`daemon: unknown option or argument '${arg}' (see 'tlsify daemon --help')`);
+    const value = m[2] ?? argv[++i];
+    if (value === undefined || value === '') throw usage(`--${name}: expected a value, got nothing`);
+    if (v.has(name!)) throw usage(`--${name} given twice; expected it once`);
+    v.set(name!, value);
+  }
+  const count = (name: string, fallback: number, max: number): number => {
+    const text = v.get(name);
+    if (text === undefined) return fallback;
+    if (!/^\d{1,9}$/.test(text) || Number(text) < 1 || Number(text) > max) throw usage(`--${name}: expected a whole number from 1 to ${max}, got '${text}'`);
+    return Number(text);
+  };
+  const seconds = (name: string): number | undefined => {
+    const text = v.get(name);
+    if (text === undefined) return undefined;
+    if (!/^\d+(\.\d+)?$/.test(text) || Number(text) <= 0 || Number(text) > 86400) throw usage(`--${name}: expected seconds above 0 and at most 86400, got '${text}'`);
+    return Math.ceil(Number(text) * 1000);
+  };
+  const modeText = v.get('listen-mode') ?? '0600';
+  if (!/^0?[0-7]{3}$/.test(modeText)) throw usage(`--listen-mode: expected an octal mode like 0600 or 0660, got '${modeText}'`);
+  const mode = parseInt(modeText, 8);
+  if ((mode & 0o600) !== 0o600) throw usage(`--listen-mode: expected the owner to keep read and write (0600 at least), got '${modeText}'`);
+  const level = v.get('log-level') ?? 'warn';
+  if (!(logLevels as readonly string[]).includes(level)) throw usage(`--log-level: expected one of ${logLevels.join('|')}, got '${level}'`);
+  return Object.freeze({
+    listen: v.get('listen'),
+    mode,
+    maxConns: count('max-conns', 256, 100000),
+    requestTimeoutMs: seconds('request-timeout') ?? 10_000,
+    idleExitMs: seconds('idle-exit'),
+    exitWithParent,
+    logLevel: level as LogLevel,
+  });
+}
+
+/** End lines of finished connections, for `status ID` (protocol/daemon.md §4); the last 4096 kept. */
+class StatusRegistry {
+  private readonly ends = new Map<number, string>();
+  private readonly waiting = new Map<number, ((line: string) => void)[]>();
+
+  wait(id: number, live: boolean): Promise<string> {
+    const known = this.ends.get(id);
+    if (known !== undefined) return Promise.resolve(known);
+    if (!live) return Promise.resolve(fit('end', { code: 'usage', exit: 2, message: `status: no connection ${id} is open or remembered` }));
+    return new Promise((resolve) => this.waiting.set(id, [...(this.waiting.get(id) ?? []), resolve]));
+  }
+
+  record(id: number, line: string): void {
+    this.ends.set(id, line);
+    if (this.ends.size > 4096) this.ends.delete(this.ends.keys().next().value!);
+    for (const resolve of this.waiting.get(id) ?? []) resolve(line);
+    this.waiting.delete(id);
+  }
+}
+
+export async function runDaemon(cfg: DaemonConfig, log: Log = createLog(cfg.logLevel)): Promise<number> {
+  const listening = await listen(cfg.listen, cfg.mode, cfg.listen === undefined ? systemdFd(process.env, process.pid) : undefined);
+  const anchors = new AnchorCache();
+  const ram = new RamSessionCache();
+  const registry = new StatusRegistry();
+  const conns = new Map<number, Conn>();
+  let nextId = 1;
+  let stopping = false;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let settle!: (status: number) => void;
+  const result = new Promise<number>((resolve) => (settle = resolve));
+
+  const idle = (): void => {
+    if (cfg.idleExitMs === undefined || conns.size > 0 || stopping) return;
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => shutdown('--idle-exit'), cfg.idleExitMs);
+  };
+
+  const shutdown = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    clearTimeout(idleTimer);
+    log.warn({ why, open: conns.size }, 'daemon stopping: no new connections; aborting the open ones');
+    listening.server.close();
+    listening.cleanup();
+    for (const conn of conns.values()) conn.abort(why);
+    const done = (): void => settle(0);
+    if (conns.size === 0) return done();
+    // Each connection flushes its end line for at most 2 s (connect.ts); never wait longer.
+    setTimeout(done, 2500).unref();
+    check = () => conns.size === 0 && done();
+  };
+  let check = (): void => {};
+
+  listening.server.on('connection', (sock: net.Socket) => {
+    const id = nextId++;
+    clearTimeout(idleTimer);
+    if (stopping || conns.size >= cfg.maxConns) {
+      // Over the limit: one line, then close; the open connections are not touched.
+      sock.on('error', () => {});
+      const why = stopping ? 'the daemon is stopping' : `the daemon is at --max-conns ${cfg.maxConns}`;
+      sock.end(fit('end', { code: 'aborted', exit: 13, reason: stopping ? 'stopping' : 'max-conns', message: why }));
+      log.warn({ conn: id, max: cfg.maxConns }, why);
+      return;
+    }
+    const conn = serveConn(sock, {
+      id,
+      log,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+      shared: (ramResume) => ({ loadPolicy: anchors.load, sessionCache: ramResume ? ram : undefined }),
+      status: (other) => registry.wait(other, conns.has(other)),
+      ended: (line) => {
+        conns.delete(id);
+        registry.record(id, line);
+        idle();
+        check();
+      },
+    });
+    conns.set(id, conn);
+  });
+  listening.server.on('error', (err) => log.error({ err: err.message }, 'listening socket failed'));
+
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
+  if (cfg.exitWithParent) {
+    process.stdin.on('data', () => {});
+    process.stdin.on('end', () => shutdown('the parent closing stdin (--exit-with-parent)'));
+    process.stdin.on('error', () => shutdown('the parent closing stdin (--exit-with-parent)'));
+  }
+  log.info({ listen: listening.where, maxConns: cfg.maxConns }, 'daemon listening');
+  // Readiness, for a parent waiting on it: one line on stdout, then stdout is closed.
+  process.stdout.write(`listening ${listening.where}\n`);
+  idle();
+  return result;
+}
