@@ -47,6 +47,20 @@ export function openControl(fd: number, onLost: (err: Error) => void): ControlCh
   return new SyncChannel(fd, onLost);
 }
 
+/** Resolves once everything written to `sock` has left, it closed, or `ms` passed. */
+export function drained(sock: net.Socket, ms: number): Promise<void> {
+  if (sock.destroyed || sock.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    sock.once('drain', done);
+    sock.once('close', done);
+  });
+}
+
 /** Sockets (both ways) and pipes (events only): asynchronous, so a slow reader never blocks us. */
 class StreamChannel implements ControlChannel {
   open = true;
@@ -77,16 +91,7 @@ class StreamChannel implements ControlChannel {
   }
 
   flush(ms: number): Promise<void> {
-    if (!this.open || this.sock.writableLength === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.sock.once('drain', done);
-      this.sock.once('close', done);
-    });
+    return this.open ? drained(this.sock, ms) : Promise.resolve();
   }
 
   private line(text: string): void {

@@ -5,7 +5,7 @@ import type net from 'node:net';
 import { TlsifyError, asTlsifyError, exitStatus } from '../codes.ts';
 import { Session, type SessionIo } from '../commands/connect.ts';
 import type { ControlChannel } from '../control/channel.ts';
-import { fit } from '../control/channel.ts';
+import { drained, fit } from '../control/channel.ts';
 import type { Fields } from '../control/frame.ts';
 import type { Log } from '../log.ts';
 import { PROTOCOL_VERSION, VERSION } from '../version.ts';
@@ -49,16 +49,7 @@ class SocketChannel implements ControlChannel {
   onCommand(): void {}
 
   flush(ms: number): Promise<void> {
-    if (this.sock.destroyed || this.sock.writableLength === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.sock.once('drain', done);
-      this.sock.once('close', done);
-    });
+    return drained(this.sock, ms);
   }
 }
 

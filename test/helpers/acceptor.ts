@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { parseControl, TLSIFY, type ControlLine } from './tlsify.ts';
+import { collectControl, TLSIFY, type ControlLine } from './tlsify.ts';
 
 export interface AcceptRun {
   readonly child: ChildProcess;
@@ -80,21 +80,8 @@ function start(socket: net.Socket, args: readonly string[], opts: AcceptorOption
   if (opts.netFd !== undefined) child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stdin?.on('error', () => {});
   const ctlSocket = control ? (child.stdio[3] as net.Socket) : undefined;
-  let partial = '';
   ctlSocket?.on('error', () => {});
-  ctlSocket?.on('data', (c: Buffer) => {
-    partial += c.toString('utf8');
-    let lf: number;
-    while ((lf = partial.indexOf('\n')) >= 0) {
-      const line = parseControl(partial.slice(0, lf));
-      partial = partial.slice(lf + 1);
-      events.push(line);
-      for (const w of waiters.filter((x) => x.name === line.name)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    }
-  });
+  if (ctlSocket) collectControl(ctlSocket, events, waiters);
   const done = new Promise<Awaited<AcceptRun['done']>>((resolve) => {
     child.on('close', (status, signal) => resolve({ status, signal, stderr, stdout, events }));
   });

@@ -37,6 +37,29 @@ export function parseControl(raw: string): ControlLine {
   return { name: name!, fields, raw };
 }
 
+export interface Waiter {
+  readonly name: string;
+  readonly resolve: (line: ControlLine) => void;
+}
+
+/** Read control lines from `socket` into `events`, waking the waiters for each name. */
+export function collectControl(socket: net.Socket, events: ControlLine[], waiters: Waiter[]): void {
+  let partial = '';
+  socket.on('data', (c: Buffer) => {
+    partial += c.toString('utf8');
+    let lf: number;
+    while ((lf = partial.indexOf('\n')) >= 0) {
+      const line = parseControl(partial.slice(0, lf));
+      partial = partial.slice(lf + 1);
+      events.push(line);
+      for (const w of waiters.filter((x) => x.name === line.name)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+}
+
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** fd 3 as a socketpair (default), or none at all. */
@@ -73,20 +96,7 @@ export function runTlsify(args: readonly string[], opts: RunOptions = {}): Run {
   if (!opts.rawStdout) child.stdout!.on('data', (c: Buffer) => stdout.push(c));
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const ctl = control ? (child.stdio[3] as net.Socket) : undefined;
-  let partial = '';
-  ctl?.on('data', (c: Buffer) => {
-    partial += c.toString('utf8');
-    let lf: number;
-    while ((lf = partial.indexOf('\n')) >= 0) {
-      const line = parseControl(partial.slice(0, lf));
-      partial = partial.slice(lf + 1);
-      events.push(line);
-      for (const w of waiters.filter((w) => w.name === line.name)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    }
-  });
+  if (ctl) collectControl(ctl, events, waiters);
   ctl?.on('error', () => {});
   child.stdin!.on('error', () => {});
   const done = new Promise<Awaited<Run['done']>>((resolve) => {
