@@ -4,6 +4,7 @@
 // `tbs` is handed out for that. Everything is read with the strict reader in der.ts.
 import { createHash } from 'node:crypto';
 import { DerError, DerReader, TAG, contextTag, decodeBitString, decodeInteger, decodeOid, decodeString, describeTag, isStringTag, type Tlv } from './der.ts';
+import { readExtensions } from './extensions.ts';
 
 /** Thrown for a certificate or PEM text that cannot be used; the message says expected / got / where. */
 export class CertError extends Error {
@@ -410,23 +411,14 @@ function parseExtensions(e: DerReader | undefined): Extensions {
   if (e === undefined) return out;
   const list = e.sequence('Extensions SEQUENCE');
   e.end('end of extensions [3]');
-  if (list.done) fail('at least one Extension', 'an empty SEQUENCE', list.offset);
-  const seen = new Set<string>();
-  while (!list.done) {
-    const at = list.offset;
-    const ext = list.sequence('Extension SEQUENCE');
-    const oid = ext.oid('extnID OID');
-    // DER omits critical FALSE; some CAs write it anyway and the major verifiers accept it.
-    const critical = ext.peek() === TAG.BOOLEAN ? ext.boolean('critical BOOLEAN') : false;
-    const valueTlv = ext.expect(TAG.OCTET_STRING, 'extnValue OCTET STRING');
-    ext.end('end of Extension');
-    // RFC 5280 §4.2: "A certificate MUST NOT include more than one instance of a particular extension."
-    if (seen.has(oid)) throw new CertError(`certificate: extension ${oid}: expected each extension at most once (RFC 5280 §4.2), got a second one at byte ${at}`);
-    seen.add(oid);
+  // RFC 5280 §4.2: "A certificate MUST NOT include more than one instance of a particular extension."
+  const duplicate = (oid: string, at: number): never => {
+    throw new CertError(`certificate: extension ${oid}: expected each extension at most once (RFC 5280 §4.2), got a second one at byte ${at}`);
+  };
+  for (const { oid, critical, value } of readExtensions(list, '', duplicate)) {
     const read = EXTENSION_READERS.get(oid);
     if (read) {
       within(`extension ${oid}`, () => {
-        const value = ext.into(valueTlv);
         read(value, critical, out);
         value.end(`end of extension ${oid}`);
       });

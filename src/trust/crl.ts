@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { TlsifyError } from '../codes.ts';
 import { CertError, pemBlocks, type Cert } from './cert.ts';
 import { DerError, DerReader, TAG, contextTag, decodeBitString, decodeBoolean, decodeInteger, describeTag, type Tlv } from './der.ts';
+import { readExtensions, type RawExtension } from './extensions.ts';
 
 /** A CRL that cannot be used at all; the message says expected / got / at which byte. */
 export class CrlError extends Error {
@@ -212,30 +213,6 @@ export function readCrlReason(r: DerReader): CrlReason {
   const name = n >= 0n && n < BigInt(REASONS.length) ? REASONS[Number(n)] : undefined;
   if (name === undefined) fail('a CRLReason 0..10 other than 7 (RFC 5280 §5.3.1)', `${n}`, tlv.start);
   return name;
-}
-
-export interface RawExtension {
-  readonly oid: string;
-  readonly critical: boolean;
-  readonly value: DerReader; // over the extnValue contents
-  readonly at: number;
-}
-
-/** Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension (RFC 5280 §4.1), each OID at most once. */
-export function readExtensions(list: DerReader, what: string): RawExtension[] {
-  if (list.done) fail(`at least one Extension in ${what}`, 'an empty SEQUENCE', list.offset);
-  const out: RawExtension[] = [];
-  while (!list.done) {
-    const at = list.offset;
-    const ext = list.sequence('Extension SEQUENCE');
-    const oid = ext.oid('extnID OID');
-    const critical = ext.peek() === TAG.BOOLEAN ? ext.boolean('critical BOOLEAN') : false;
-    const valueTlv = ext.expect(TAG.OCTET_STRING, 'extnValue OCTET STRING');
-    ext.end('end of Extension');
-    if (out.some((x) => x.oid === oid)) fail(`each extension at most once in ${what}`, `a second ${oid}`, at);
-    out.push({ oid, critical, value: ext.into(valueTlv), at });
-  }
-  return out;
 }
 
 /** Serial as Cert.serialHex writes it: lowercase hex, the DER sign byte 00 dropped. */
