@@ -32,6 +32,7 @@ export const replyCodes = {
   'not-holding': 'accept or reject came when no --hold verdict was pending',
   'not-ready': 'the command needs a verified connection: send it after ready',
   'store-error': 'the pin store could not be read or written; the connection goes on',
+  'not-allowed': 'the daemon was not started with the option the command needs (--pin-writes)',
 } as const;
 
 export type ReplyCode = keyof typeof replyCodes;

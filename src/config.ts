@@ -153,6 +153,14 @@ function usage(message: string): TlsifyError {
 const commands = ['connect', 'accept', 'verify', 'pin', 'demo'] as const;
 const commandList = commands.join(', ');
 
+/** A timeout option's value: seconds above 0 and at most a day, as whole milliseconds. */
+export function secondsToMs(flag: string, v: string): number {
+  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0 || Number(v) > 86400) {
+    throw usage(`${flag}: expected seconds, a number above 0 and at most 86400, got '${v}'`);
+  }
+  return Math.ceil(Number(v) * 1000);
+}
+
 /** Parse argv (without node and script). Throws TlsifyError('usage') on anything off. */
 export function parseArgs(argv: readonly string[], facts: LaunchFacts): Command {
   const booleanValue = new RegExp(`^--(${booleanFlags.join('|')})=`);
@@ -253,11 +261,7 @@ class Flags {
 
   seconds(name: 'connect-timeout' | 'handshake-timeout' | 'hold-timeout', fallback: number): number {
     const v = this.string(name, 'a number of seconds');
-    if (v === undefined) return fallback * 1000;
-    if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0 || Number(v) > 86400) {
-      throw usage(`--${name}: expected seconds, a number above 0 and at most 86400, got '${v}'`);
-    }
-    return Math.ceil(Number(v) * 1000);
+    return v === undefined ? fallback * 1000 : secondsToMs(`--${name}`, v);
   }
 
   fd(name: 'net-fd' | 'control-fd'): number | 'none' | undefined {

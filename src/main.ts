@@ -66,7 +66,7 @@ async function main(argv: readonly string[]): Promise<number> {
       const { parseDaemonArgs, runDaemon, daemonHelp } = await import('./commands/daemon.ts');
       const cfg = parseDaemonArgs(argv.slice(1));
       if (cfg === 'help') return write(1, daemonHelp), 0;
-      return await runDaemon(cfg);
+      return await runDaemon(cfg, undefined, facts.openFds);
     }
     const command = parseArgs(argv, facts);
     switch (command.kind) {

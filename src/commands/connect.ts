@@ -58,6 +58,12 @@ export interface SessionIo {
   readonly loadPolicy?: (policy: ConnectConfig['policy'], log: Log) => Omit<LoadedPolicy, 'stored'>;
   /** The daemon's RAM cache for `--resume ram`, used in place of --resume file:PATH's store. */
   readonly sessionCache?: SessionCache | undefined;
+  /** The daemon's pin store, opened once; default: cfg.pinStore opened for this connection. */
+  readonly pinStore?: PinStore | undefined;
+  /** The daemon's named identity (`--identity NAME`), loaded at its start; default: cfg.identity's files. */
+  readonly identities?: readonly ClientIdentity[] | undefined;
+  /** A socket the daemon's client handed over (--send-fd); default: cfg.netFd's, or a dial. */
+  readonly transport?: Transport | undefined;
 }
 
 /** What --resume needs of a store: FileSessionStore, or the daemon's RAM cache (daemon/cache.ts). */
@@ -117,7 +123,7 @@ export class Session {
   private async establish(): Promise<void> {
     const { cfg } = this;
     // The pin store is read before dialling, so a broken store stops us before any traffic.
-    this.store = openPinStore(cfg.pinStore, userEnv);
+    this.store = this.io.pinStore ?? openPinStore(cfg.pinStore, userEnv);
     const entries = this.store.entriesFor(this.scope, new Date());
     this.storedEntries = entries;
     // TACK code (and @noble with it) is loaded only when TACKs are given.
@@ -139,7 +145,7 @@ export class Session {
       ocsp: cfg.policy.ocsp === 'off' ? undefined : cfg.policy.ocsp,
     });
     // Files and secrets before dialling: a wrong passphrase or an unusable store is a config error now.
-    const ids = loadIdentities(cfg.identity, userEnv, { openFds: cfg.openFds, reservedFds: this.reservedFds(), now: new Date() });
+    const ids = this.io.identities ?? loadIdentities(cfg.identity, userEnv, { openFds: cfg.openFds, reservedFds: this.reservedFds(), now: new Date() });
     for (const id of ids) {
       this.emit('identity', { fingerprint: id.fingerprint, subject: id.subject, key: id.keyType, 'not-after': id.notAfter.toISOString(), source: id.source });
       for (const message of id.warnings) this.emit('warning', { code: 'client-cert', message });
@@ -148,10 +154,10 @@ export class Session {
     this.resumption = this.startResumption(ids);
     const offer = this.resumption?.offer;
 
-    this.transport = cfg.netFd !== undefined ? adopt(cfg.netFd) : await this.dial();
+    this.transport = this.io.transport ?? (cfg.netFd !== undefined ? adopt(cfg.netFd) : await this.dial());
     const t = this.transport;
     if (this.ended) return void t.socket.destroy();
-    this.emit('connected', { address: t.remoteAddress, port: t.remotePort, 'local-address': t.localAddress, 'local-port': t.localPort, fd: cfg.netFd });
+    this.emit('connected', { address: t.remoteAddress, port: t.remotePort, 'local-address': t.localAddress, 'local-port': t.localPort, fd: this.io.transport ? 'sent' : cfg.netFd });
 
     // OpenSSL's own check uses the same anchors: the system store natively, else `ca`.
     const systemOnly = cfg.policy.caSets.length === 1 && cfg.policy.caSets[0]!.kind === 'system';

@@ -1,21 +1,43 @@
 // daemon/request.ts: one request line of the daemon socket (protocol/daemon.md §3) -> a frozen
 // ConnectConfig, or a usage error. Pure. Only options that are safe for a socket peer pass.
 import { TlsifyError } from '../codes.ts';
-import { parseArgs, type ConnectConfig } from '../config.ts';
+import { parseArgs, secondsToMs, type ConnectConfig } from '../config.ts';
 import { unescapeValue } from '../control/frame.ts';
 
+export interface ConnectRequest {
+  readonly kind: 'connect';
+  readonly config: ConnectConfig;
+  /** --resume ram: the daemon's RAM session cache. */
+  readonly ramResume: boolean;
+  /** --identity NAME: one of the daemon's named client identities. */
+  readonly identity: string | undefined;
+  /** --send-fd: the client hands over its connected socket (SCM_RIGHTS) instead of a dial. */
+  readonly sendFd: boolean;
+}
+
 export type Request =
-  | { readonly kind: 'connect'; readonly config: ConnectConfig; readonly ramResume: boolean }
-  | { readonly kind: 'status'; readonly id: number };
+  | ConnectRequest
+  | { readonly kind: 'status'; readonly id: number }
+  | { readonly kind: 'control'; readonly id: number };
+
+/** What the daemon was started with that decides what a request may ask for. */
+export interface RequestRules {
+  /** The names of the daemon's --identity NAME=... options. */
+  readonly identities: ReadonlySet<string>;
+  /** The daemon's --pin-writes: requests may use --tofu (the hpkp commands are checked in conn.ts). */
+  readonly pinWrites: boolean;
+}
+
+export const noRules: RequestRules = Object.freeze({ identities: new Set<string>(), pinWrites: false });
 
 /**
  * Options a socket peer may choose (protocol/daemon.md §3.2). Everything else names a file or an
- * fd of the daemon's user, writes the daemon's pin store, or needs a control channel: refused.
+ * fd of the daemon's user, or needs the daemon's own command line: refused.
  */
 export const SAFE_OPTIONS = [
   'servername', 'alpn', 'min-tls', 'connect-timeout', 'handshake-timeout',
   'pin', 'pin-only', 'pin-report-only', 'tlsa', 'srv-id', 'uri-id', 'ocsp',
-  'ca-set', 'pin-store', 'resume', 'close-on-eof',
+  'ca-set', 'pin-store', 'resume', 'close-on-eof', 'hold', 'hold-timeout', 'identity', 'tofu', 'send-fd',
 ] as const;
 
 /** --ca-set forms that read no path the peer chose; @NAME stays inside the daemon user's ca-sets directory. */
@@ -25,10 +47,21 @@ function usage(message: string): TlsifyError {
   return new TlsifyError('usage', message);
 }
 
-/** `connect HOST:PORT [OPTION [VALUE]]...` or `status ID`; `text` is the line without its LF. */
-export function parseRequest(text: string): Request {
+/** A daemon-only option's value: `--opt=V` or `--opt V`. */
+function valueOf(token: string, args: readonly string[], i: number): { value: string | undefined; next: number } {
+  const eq = token.indexOf('=');
+  return eq >= 0 ? { value: token.slice(eq + 1), next: i } : { value: args[i + 1], next: i + 1 };
+}
+
+function idOf(verb: string, args: readonly string[]): number {
+  if (args.length !== 1 || !/^[1-9]\d{0,14}$/.test(args[0]!)) throw usage(`${verb}: expected one connection id (the conn field of hello), got '${args.join(' ')}'`);
+  return Number(args[0]);
+}
+
+/** `connect HOST:PORT [OPTION [VALUE]]...`, `status ID` or `control ID`; `text` is the line without its LF. */
+export function parseRequest(text: string, rules: RequestRules = noRules): Request {
   const body = text.endsWith('\r') ? text.slice(0, -1) : text;
-  if (body === '') throw usage('request: expected `connect HOST:PORT [options]` or `status ID`, got an empty line');
+  if (body === '') throw usage('request: expected `connect HOST:PORT [options]`, `status ID` or `control ID`, got an empty line');
   const tokens = body.split(' ').map((raw, i) => {
     const t = unescapeValue(raw);
     if (t === undefined) throw usage(`request token ${i + 1}: expected %XX escapes with two hex digits, got '${raw.slice(0, 64)}'`);
@@ -36,13 +69,14 @@ export function parseRequest(text: string): Request {
     return t;
   });
   const [verb, ...args] = tokens;
-  if (verb === 'status') {
-    if (args.length !== 1 || !/^[1-9]\d{0,14}$/.test(args[0]!)) throw usage(`status: expected one connection id (the conn field of hello), got '${args.join(' ')}'`);
-    return { kind: 'status', id: Number(args[0]) };
-  }
-  if (verb !== 'connect') throw usage(`request: expected connect or status, got '${verb!.slice(0, 64)}'`);
+  if (verb === 'status' || verb === 'control') return { kind: verb, id: idOf(verb, args) };
+  if (verb !== 'connect') throw usage(`request: expected connect, status or control, got '${verb!.slice(0, 64)}'`);
 
   let ramResume = false;
+  let identity: string | undefined;
+  let sendFd = false;
+  let hold = false;
+  let holdTimeout: string | undefined;
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const t = args[i]!;
@@ -52,24 +86,52 @@ export function parseRequest(text: string): Request {
     }
     const name = t.replace(/^--?/, '').split('=')[0]!;
     if (!(SAFE_OPTIONS as readonly string[]).includes(name)) {
-      throw usage(`option '${t.split('=')[0]}' is not allowed over the daemon socket: expected one of --${SAFE_OPTIONS.join(', --')} (options that name files or fds, or write the pin store, are for the daemon's own command line)`);
+      throw usage(`option '${t.split('=')[0]}' is not allowed over the daemon socket: expected one of --${SAFE_OPTIONS.join(', --')} (options that name files or fds are for the daemon's own command line)`);
     }
-    // --resume ram is the daemon's own mode: the shared RAM cache (protocol/daemon.md §5).
-    if (name === 'resume') {
-      const value = t.includes('=') ? t.slice(t.indexOf('=') + 1) : args[++i];
-      if (value === 'ram') ramResume = true;
-      else if (value !== 'off') throw usage(`--resume: over the daemon socket expected ram or off, got '${value ?? ''}'`);
+    // The daemon's own forms: they change what the connection uses, not what connect parses.
+    if (name === 'resume' || name === 'identity' || name === 'hold-timeout') {
+      const { value, next } = valueOf(t, args, i);
+      i = next;
+      if (name === 'resume') {
+        if (value === 'ram') ramResume = true;
+        else if (value !== 'off') throw usage(`--resume: over the daemon socket expected ram or off, got '${value ?? ''}'`);
+      } else if (name === 'identity') {
+        if (identity !== undefined) throw usage('--identity given twice; expected one name');
+        if (value === undefined || !rules.identities.has(value)) {
+          const known = [...rules.identities].join(', ');
+          throw usage(`--identity: expected one of the daemon's identities (${known || 'it has none: start it with --identity NAME=CERT,KEY'}), got '${value ?? ''}'`);
+        }
+        identity = value;
+      } else {
+        holdTimeout = value ?? '';
+      }
       continue;
+    }
+    if (name === 'hold' || name === 'send-fd') {
+      if (t.includes('=')) throw usage(`--${name} takes no value, got '${t}'`);
+      if (name === 'hold') hold = true;
+      else sendFd = true;
+      continue;
+    }
+    if (name === 'tofu' && !rules.pinWrites) {
+      throw usage("--tofu writes the daemon's pin store, which this daemon does not allow: start it with --pin-writes");
     }
     rest.push(t);
   }
-  // No fds are open for a request: --net-fd and --control-fd cannot even be named.
-  const command = parseArgs(['connect', ...rest], { openFds: new Set() });
+  if (holdTimeout !== undefined && !hold) throw usage('--hold-timeout goes with --hold');
+  // --hold is connect's, but its accept/reject come in-band here (§3.3), not on a control fd.
+  const holdMs = hold ? secondsToMs('--hold-timeout', holdTimeout ?? '30') : undefined;
+  // No fds are open for a request: --net-fd and --control-fd cannot even be named. With
+  // --send-fd, connect parses as with --net-fd (the port is optional); the fd comes later.
+  const command = parseArgs(['connect', ...rest, ...(sendFd ? ['--net-fd', '3'] : [])], { openFds: new Set(sendFd ? [3] : []) });
   if (command.kind !== 'connect') throw usage('request: expected connect HOST:PORT [options]');
-  const cfg = command.config;
+  let cfg = command.config;
   for (const set of cfg.policy.caSets) {
     if (!SAFE_CA_SETS.has(set.kind)) throw usage(`--ca-set: over the daemon socket expected system|bundled|system-no-local|none|@NAME, got a ${set.kind}: path`);
   }
-  if (cfg.pinStore.kind !== 'default' && cfg.pinStore.kind !== 'none') throw usage('--pin-store: over the daemon socket only none is allowed (the default is the daemon\'s own store, read-only here)');
-  return { kind: 'connect', config: cfg, ramResume };
+  if (cfg.pinStore.kind !== 'default' && cfg.pinStore.kind !== 'none') throw usage("--pin-store: over the daemon socket only none is allowed (the default is the daemon's own store)");
+  if (holdMs !== undefined) cfg = Object.freeze({ ...cfg, holdMs });
+  // Until conn.ts puts the received descriptor here, an fd that fstat refuses: never one of ours.
+  if (sendFd) cfg = Object.freeze({ ...cfg, netFd: -1, controlFd: undefined });
+  return { kind: 'connect', config: cfg, ramResume, identity, sendFd };
 }

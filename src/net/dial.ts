@@ -85,15 +85,15 @@ function connectOne(address: string, port: number, timeoutMs: number): Promise<n
 }
 
 /** Adopt the connected stream socket on `fd` (--net-fd). */
-export function adopt(fd: number): Transport {
+export function adopt(fd: number, what = `--net-fd ${fd}`): Transport {
   let stat: fs.Stats;
   try {
     stat = fs.fstatSync(fd);
   } catch (err) {
-    throw new TlsifyError('connect', `--net-fd ${fd}: ${(err as Error).message}`, { cause: err });
+    throw new TlsifyError('connect', `${what}: ${(err as Error).message}`, { cause: err });
   }
   if (!stat.isSocket()) {
-    throw new TlsifyError('connect', `--net-fd ${fd}: expected a connected socket, got ${kind(stat)}`);
+    throw new TlsifyError('connect', `${what}: expected a connected socket, got ${kind(stat)}`);
   }
   const socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
   socket.setNoDelay(true);

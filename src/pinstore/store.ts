@@ -1,6 +1,7 @@
 // pinstore/store.ts: a pin store as connect and `tlsify pins` use it (protocol/pin-store.md):
 // reads are lock-free (the file is only ever replaced whole); TOFU, HPKP and edits are locked
 // read-modify-writes that decide again on what is on disk under the lock.
+import fs from 'node:fs';
 import { TlsifyError } from '../codes.ts';
 import { userEnv } from '../env.ts';
 import { modifyStore, readStore } from './file.ts';
@@ -15,6 +16,12 @@ export interface PinStoreOptions {
   readonly staleMs?: number;
   /** A writer waits this long for a live lock (default 20 s). */
   readonly waitMs?: number;
+  /**
+   * Keep the last read and reuse it while the file's inode, size, mtime and ctime are unchanged
+   * (the daemon, which reads the store for every connection). Writes replace the file, so any
+   * write, chmod or edit is seen at the next read.
+   */
+  readonly cacheReads?: boolean;
 }
 
 export type HpkpRequest = Omit<HpkpInput, 'maxAgeCap'> & { readonly maxAgeCap?: number };
@@ -36,12 +43,29 @@ export interface PinStore {
   update(change: (doc: StoreDoc) => StoreDoc | undefined): Promise<StoreDoc>;
 }
 
+/** What changes whenever the store file is replaced, edited or chmod-ed; lstat, so a symlink differs. */
+function statKey(file: string): string {
+  try {
+    const st = fs.lstatSync(file, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.mode}:${st.uid}`;
+  } catch (err) {
+    return `absent:${(err as NodeJS.ErrnoException).code}`;
+  }
+}
+
 /** No I/O happens here: the file is read on first use, so a bad store fails where it is used. */
 export function openPinStore(spec: StoreSpec, env: NodeJS.ProcessEnv = userEnv, opts: PinStoreOptions = {}): PinStore {
   const loc = locate(spec, env);
   const name = describeStoreSpec(spec);
   const lockOpts = { staleMs: opts.staleMs ?? DEFAULT_STALE_MS, waitMs: opts.waitMs ?? DEFAULT_WAIT_MS };
-  const read = (): StoreDoc => (loc ? readStore(loc) : emptyDoc);
+  let cached: { key: string; doc: StoreDoc } | undefined;
+  const read = (): StoreDoc => {
+    if (!loc) return emptyDoc;
+    if (!opts.cacheReads) return readStore(loc);
+    const key = statKey(loc.file);
+    if (cached?.key !== key) cached = { key, doc: readStore(loc) };
+    return cached.doc;
+  };
   const update = (change: (doc: StoreDoc) => StoreDoc | undefined): Promise<StoreDoc> => {
     if (!loc) return Promise.reject(new TlsifyError('usage', '--pin-store none keeps no pins: learning, noting or editing needs a store'));
     return modifyStore(loc, change, lockOpts);

@@ -83,7 +83,9 @@ export function startPump(_verified: Verified, hs: Handshake, io: PumpStreams, c
     hooks.closeSent(reason);
   };
 
-  input.on('end', () => closeWrite('stdin-eof'));
+  // An input that ended before the verdict (a daemon client that sent EOF while held) ends now.
+  if (input.readableEnded) closeWrite('stdin-eof');
+  else input.on('end', () => closeWrite('stdin-eof'));
   input.pipe(socket, { end: false });
   socket.pipe(output);
   if (socket.destroyed) fail('truncated', 'the connection closed right after the handshake');

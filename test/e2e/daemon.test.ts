@@ -2,86 +2,19 @@
 // clients in Node, Python and socat, loopback node:tls peers from the fixture PKI.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fixturePki, serverOptions, type FixturePki } from '../helpers/pki.ts';
-import { TLSIFY, echoUpper, parseControl, runOnce, testStateHome, tlsPeer, type ControlLine, type Peer } from '../helpers/tlsify.ts';
+import { client, last, names, run, startDaemon, type Daemon } from '../helpers/daemon.ts';
+import { TLSIFY, echoUpper, runOnce, testStateHome, tlsPeer, type ControlLine, type Peer } from '../helpers/tlsify.ts';
 
 let pki: FixturePki;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 let good: Peer;
 let wrongName: Peer;
-
-interface Daemon {
-  readonly child: ChildProcess;
-  readonly sock: string;
-  readonly exited: Promise<{ status: number | null; stderr: string }>;
-}
-
-async function startDaemon(name: string, args: readonly string[] = []): Promise<Daemon> {
-  const sock = path.join(dir, `${name}.sock`);
-  const child = spawn(TLSIFY, ['daemon', '--listen', sock, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<{ status: number | null; stderr: string }>((resolve) => child.on('close', (status) => resolve({ status, stderr })));
-  const ready = await new Promise<string>((resolve) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString()).includes('\n') && resolve(out));
-    child.on('close', () => resolve(out));
-  });
-  assert.equal(ready, `listening ${sock}\n`, `daemon did not start: ${stderr}`);
-  return { child, sock, exited };
-}
-
-interface Client {
-  readonly sock: net.Socket;
-  /** Lines up to `data` or `end`. */
-  readonly lines: Promise<ControlLine[]>;
-  /** Plaintext after `data`, to EOF. */
-  readonly plaintext: Promise<Buffer>;
-}
-
-/** A Node client of the daemon socket: the request line now, then whatever the test writes. */
-function client(sockPath: string, request: string | Buffer | undefined): Client {
-  const sock = net.connect(sockPath);
-  sock.on('error', () => {});
-  if (request !== undefined) sock.write(request);
-  let text = Buffer.alloc(0);
-  let resolveLines!: (l: ControlLine[]) => void;
-  const lines = new Promise<ControlLine[]>((r) => (resolveLines = r));
-  const plain: Buffer[] = [];
-  let inData = false;
-  const parsed: ControlLine[] = [];
-  sock.on('data', (c: Buffer) => {
-    if (inData) return void plain.push(c);
-    text = Buffer.concat([text, c]);
-    let lf: number;
-    while (!inData && (lf = text.indexOf(10)) >= 0) {
-      const line = parseControl(text.subarray(0, lf).toString());
-      text = text.subarray(lf + 1);
-      parsed.push(line);
-      if (line.name === 'data' || line.name === 'end') {
-        inData = line.name === 'data';
-        if (inData && text.length) plain.push(text);
-        resolveLines(parsed);
-      }
-    }
-  });
-  const plaintext = new Promise<Buffer>((r) => sock.on('close', () => (resolveLines(parsed), r(Buffer.concat(plain)))));
-  return { sock, lines, plaintext };
-}
-
-/** Run a client program without blocking this process: the TLS peers live here. */
-function run(file: string, args: readonly string[], timeout = 8000): Promise<{ error: Error | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => execFile(file, args, { encoding: 'utf8', timeout }, (error, stdout, stderr) => resolve({ error, stdout, stderr })));
-}
-
-const names = (lines: readonly ControlLine[]): string[] => lines.map((l) => l.name);
-const last = (lines: readonly ControlLine[]): ControlLine => lines[lines.length - 1]!;
 
 before(async () => {
   pki = await fixturePki();
@@ -103,7 +36,7 @@ after(async () => {
 
 describe('daemon: verified plaintext', () => {
   let d: Daemon;
-  before(async () => (d = await startDaemon('main')));
+  before(async () => (d = await startDaemon(dir, env, 'main')));
   after(async () => {
     d.child.kill('SIGTERM');
     await d.exited;
@@ -225,7 +158,7 @@ sys.stdout.write(f.read().decode())
 
 describe('daemon: bad requests', () => {
   let d: Daemon;
-  before(async () => (d = await startDaemon('bad', ['--request-timeout', '0.5'])));
+  before(async () => (d = await startDaemon(dir, env, 'bad', ['--request-timeout', '0.5'])));
   after(async () => {
     d.child.kill('SIGTERM');
     await d.exited;
@@ -254,7 +187,7 @@ describe('daemon: bad requests', () => {
     });
   }
 
-  for (const option of ['--ca /etc/passwd', '--ca-set file:/etc/passwd', '--ca-set dir:/etc', '--crl x.pem', '--pin-store /tmp/p', '--keylog /tmp/k', '--net-fd 3', '--control-fd 4', '--cert a --key b', '--pkcs12 x', '--tack t', '--resume file:/tmp/s', '--resume caller', '--tofu learn', '--hold', '--log-level debug']) {
+  for (const option of ['--ca /etc/passwd', '--ca-set file:/etc/passwd', '--ca-set dir:/etc', '--crl x.pem', '--pin-store /tmp/p', '--keylog /tmp/k', '--net-fd 3', '--control-fd 4', '--cert a --key b', '--pkcs12 x', '--tack t', '--resume file:/tmp/s', '--resume caller', '--tofu learn', '--identity x', '--log-level debug']) {
     test(`${option} is refused over the socket`, async () => {
       const end = await refused(`connect localhost:1 ${option.replaceAll(' ', ' ')}\n`);
       assert.equal(end.fields.code, 'usage');
@@ -285,12 +218,12 @@ describe('daemon: bad requests', () => {
 
 describe('daemon: socket, limits and shutdown', () => {
   test('the socket is created 0600; --listen-mode widens it', async () => {
-    const d = await startDaemon('perm');
+    const d = await startDaemon(dir, env, 'perm');
     assert.equal(fs.statSync(d.sock).mode & 0o777, 0o600);
     d.child.kill('SIGTERM');
     await d.exited;
     assert.ok(!fs.existsSync(d.sock), 'the socket file is removed on exit');
-    const w = await startDaemon('perm2', ['--listen-mode', '0660']);
+    const w = await startDaemon(dir, env, 'perm2', ['--listen-mode', '0660']);
     assert.equal(fs.statSync(w.sock).mode & 0o777, 0o660);
     w.child.kill('SIGTERM');
     await w.exited;
@@ -306,7 +239,7 @@ describe('daemon: socket, limits and shutdown', () => {
   });
 
   test('a live daemon socket is not taken over', async () => {
-    const d = await startDaemon('live');
+    const d = await startDaemon(dir, env, 'live');
     const r = spawnSync(TLSIFY, ['daemon', '--listen', d.sock], { env, encoding: 'utf8' });
     assert.equal(r.status, 3);
     assert.match(r.stderr, /another process is listening/);
@@ -315,7 +248,7 @@ describe('daemon: socket, limits and shutdown', () => {
   });
 
   test('--max-conns: the extra connection gets end code=aborted reason=max-conns; the others go on', async () => {
-    const d = await startDaemon('max', ['--max-conns', '1']);
+    const d = await startDaemon(dir, env, 'max', ['--max-conns', '1']);
     const held = client(d.sock, `connect localhost:${good.port} --ca-set @test\n`);
     await held.lines;
     const extra = client(d.sock, `connect localhost:${good.port} --ca-set @test\n`);
@@ -329,7 +262,7 @@ describe('daemon: socket, limits and shutdown', () => {
   });
 
   test('SIGTERM aborts open connections (status says aborted) and exits 0', async () => {
-    const d = await startDaemon('term');
+    const d = await startDaemon(dir, env, 'term');
     const c = client(d.sock, `connect localhost:${good.port} --ca-set @test\n`);
     const id = (await c.lines)[0]!.fields.conn!;
     const s = client(d.sock, `status ${id}\n`);
@@ -345,13 +278,13 @@ describe('daemon: socket, limits and shutdown', () => {
   });
 
   test('--exit-with-parent: the daemon exits when its stdin closes', async () => {
-    const d = await startDaemon('parent', ['--exit-with-parent']);
+    const d = await startDaemon(dir, env, 'parent', ['--exit-with-parent']);
     d.child.stdin!.end();
     assert.equal((await d.exited).status, 0);
   });
 
   test('--idle-exit: the daemon exits after the idle time', async () => {
-    const d = await startDaemon('idle', ['--idle-exit', '0.3']);
+    const d = await startDaemon(dir, env, 'idle', ['--idle-exit', '0.3']);
     assert.equal((await d.exited).status, 0);
   });
 

@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TlsifyError } from '../../src/codes.ts';
-import { parseRequest } from '../../src/daemon/request.ts';
+import { parseRequest, type RequestRules } from '../../src/daemon/request.ts';
 
-const usage = (line: string, pattern: RegExp): void => {
-  assert.throws(() => parseRequest(line), (err: unknown) => err instanceof TlsifyError && err.code === 'usage' && pattern.test(err.message), line);
+const usage = (line: string, pattern: RegExp, rules?: RequestRules): void => {
+  assert.throws(() => parseRequest(line, rules), (err: unknown) => err instanceof TlsifyError && err.code === 'usage' && pattern.test(err.message), line);
 };
 
 test('connect HOST:PORT with safe options gives a connect config with no fds', () => {
@@ -44,7 +44,7 @@ test('status ID', () => {
 });
 
 test('options that read files, use fds or write state are refused, in both spellings', () => {
-  for (const opt of ['--ca x', '--ca=x', '--crl x', '--keylog k', '--net-fd 3', '--control-fd=4', '--cert c', '--key k', '--pkcs12 p', '--pass env:X', '--tack t', '--tack-break b', '--tack-activate', '--tofu learn', '--hold', '--hold-timeout 1', '--hpkp-max-age 1', '--resume-from env:X', '--log-level debug', '--help', '-h', '--version']) {
+  for (const opt of ['--ca x', '--ca=x', '--crl x', '--keylog k', '--net-fd 3', '--control-fd=4', '--cert c', '--key k', '--pkcs12 p', '--pass env:X', '--tack t', '--tack-break b', '--tack-activate', '--hpkp-max-age 1', '--resume-from env:X', '--log-level debug', '--help', '-h', '--version']) {
     usage(`connect h:1 ${opt}`, /not allowed over the daemon socket/);
   }
 });
@@ -65,9 +65,55 @@ test('--pin-store none passes; a path or a name does not', () => {
 
 test('malformed lines say what was expected', () => {
   usage('', /empty line/);
-  usage('dial h:1', /expected connect or status/);
+  usage('dial h:1', /expected connect, status or control/);
   usage('connect  h:1', /single spaces/);
   usage('connect h:1 --servername a%zz', /two hex digits/);
   usage('connect h', /no port/);
   usage('connect a:1 b:2', /one HOST:PORT/);
+});
+
+test('control ID', () => {
+  assert.deepEqual(parseRequest('control 7'), { kind: 'control', id: 7 });
+  usage('control', /control: expected one connection id/);
+  usage('control x', /control: expected one connection id/);
+});
+
+test('--hold and --hold-timeout set the hold time; --hold-timeout alone or a bad value is refused', () => {
+  const r = parseRequest('connect h:1 --hold');
+  assert.equal(r.kind === 'connect' && r.config.holdMs, 30_000);
+  assert.equal(r.kind === 'connect' && r.config.controlFd, undefined);
+  const t = parseRequest('connect h:1 --hold --hold-timeout=2.5 --connect-timeout 4');
+  assert.equal(t.kind === 'connect' && t.config.holdMs, 2500);
+  assert.equal(t.kind === 'connect' && t.config.connectTimeoutMs, 4000);
+  usage('connect h:1 --hold-timeout 3', /goes with --hold/);
+  usage('connect h:1 --hold --hold-timeout 0', /--hold-timeout: expected seconds/);
+  usage('connect h:1 --hold=yes', /takes no value/);
+});
+
+const rules: RequestRules = { identities: new Set(['client', 'ops']), pinWrites: true };
+
+test('--identity NAME: only a name the daemon was started with', () => {
+  const r = parseRequest('connect h:1 --identity client', rules);
+  assert.equal(r.kind === 'connect' && r.identity, 'client');
+  assert.equal(parseRequest('connect h:1').kind === 'connect' && (parseRequest('connect h:1') as { identity?: string }).identity, undefined);
+  usage('connect h:1 --identity other', /expected one of the daemon's identities \(client, ops\), got 'other'/, rules);
+  usage('connect h:1 --identity client', /it has none: start it with --identity NAME=CERT,KEY/);
+  usage('connect h:1 --identity client --identity ops', /given twice/, rules);
+  usage('connect h:1 --identity', /got ''/, rules);
+});
+
+test('--tofu only when the daemon allows pin writes', () => {
+  const r = parseRequest('connect h:1 --tofu learn', rules);
+  assert.equal(r.kind === 'connect' && r.config.tofu, 'learn');
+  usage('connect h:1 --tofu learn', /start it with --pin-writes/);
+  usage('connect h:1 --tofu learn --pin-store none', /--pin-store is none/, rules);
+});
+
+test('--send-fd: the port is optional and the fd is a placeholder that no fstat accepts', () => {
+  const r = parseRequest('connect mail.example --send-fd');
+  assert.equal(r.kind === 'connect' && r.sendFd, true);
+  assert.equal(r.kind === 'connect' && r.config.netFd, -1);
+  assert.equal(r.kind === 'connect' && r.config.controlFd, undefined);
+  assert.equal(r.kind === 'connect' && r.config.sni, 'mail.example');
+  assert.equal(parseRequest('connect h:1').kind === 'connect' && (parseRequest('connect h:1') as { sendFd: boolean }).sendFd, false);
 });

@@ -1,0 +1,76 @@
+// helpers/daemon.ts: a real `tlsify daemon` on a temporary unix socket and Node clients of it,
+// for the daemon's e2e tests.
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { TLSIFY, parseControl, type ControlLine } from './tlsify.ts';
+
+export interface Daemon {
+  readonly child: ChildProcess;
+  readonly sock: string;
+  readonly exited: Promise<{ status: number | null; stderr: string }>;
+}
+
+/** Starts a daemon on DIR/NAME.sock and waits for its `listening` line. */
+export async function startDaemon(dir: string, env: NodeJS.ProcessEnv, name: string, args: readonly string[] = []): Promise<Daemon> {
+  const sock = path.join(dir, `${name}.sock`);
+  const child = spawn(TLSIFY, ['daemon', '--listen', sock, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<{ status: number | null; stderr: string }>((resolve) => child.on('close', (status) => resolve({ status, stderr })));
+  const ready = await new Promise<string>((resolve) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()).includes('\n') && resolve(out));
+    child.on('close', () => resolve(out));
+  });
+  assert.equal(ready, `listening ${sock}\n`, `daemon did not start: ${stderr}`);
+  return { child, sock, exited };
+}
+
+export interface Client {
+  readonly sock: net.Socket;
+  /** Lines up to `data` or `end`. */
+  readonly lines: Promise<ControlLine[]>;
+  /** Plaintext after `data`, to EOF. */
+  readonly plaintext: Promise<Buffer>;
+}
+
+/** A Node client of the daemon socket: the request line now, then whatever the test writes. */
+export function client(sockPath: string, request: string | Buffer | undefined): Client {
+  const sock = net.connect(sockPath);
+  sock.on('error', () => {});
+  if (request !== undefined) sock.write(request);
+  let text = Buffer.alloc(0);
+  let resolveLines!: (l: ControlLine[]) => void;
+  const lines = new Promise<ControlLine[]>((r) => (resolveLines = r));
+  const plain: Buffer[] = [];
+  let inData = false;
+  const parsed: ControlLine[] = [];
+  sock.on('data', (c: Buffer) => {
+    if (inData) return void plain.push(c);
+    text = Buffer.concat([text, c]);
+    let lf: number;
+    while (!inData && (lf = text.indexOf(10)) >= 0) {
+      const line = parseControl(text.subarray(0, lf).toString());
+      text = text.subarray(lf + 1);
+      parsed.push(line);
+      if (line.name === 'data' || line.name === 'end') {
+        inData = line.name === 'data';
+        if (inData && text.length) plain.push(text);
+        resolveLines(parsed);
+      }
+    }
+  });
+  const plaintext = new Promise<Buffer>((r) => sock.on('close', () => (resolveLines(parsed), r(Buffer.concat(plain)))));
+  return { sock, lines, plaintext };
+}
+
+/** Run a client program without blocking this process: the TLS peers live here. */
+export function run(file: string, args: readonly string[], timeout = 8000): Promise<{ error: Error | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => execFile(file, args, { encoding: 'utf8', timeout }, (error, stdout, stderr) => resolve({ error, stdout, stderr })));
+}
+
+export const names = (lines: readonly ControlLine[]): string[] => lines.map((l) => l.name);
+export const last = (lines: readonly ControlLine[]): ControlLine => lines[lines.length - 1]!;
+
