@@ -12,7 +12,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { fdPass } from '../../src/daemon/fdpass.ts';
 import { fixturePki, serverOptions, type FixturePki } from '../helpers/pki.ts';
-import { client, last, names, run, startDaemon, type Client, type Daemon } from '../helpers/daemon.ts';
+import { client, last, names, run, runWithInput, startDaemon, type Client, type Daemon } from '../helpers/daemon.ts';
 import { TLSIFY, echoUpper, parseControl, tcpPeer, testStateHome, tlsPeer, type ControlLine, type Peer } from '../helpers/tlsify.ts';
 
 let pki: FixturePki;
@@ -351,5 +351,46 @@ sys.stdout.write(r.read().decode())
     const w = last(await wrong.lines);
     assert.equal(w.fields.code, 'usage');
     assert.match(w.fields.message!, /no descriptor/);
+  });
+});
+
+describe('daemon: the C client of protocol/daemon.md Appendix A', () => {
+  let d: Daemon;
+  let starttls: Peer;
+  let exe: string;
+  before(async () => {
+    d = await startDaemon(dir, env, 'cclient');
+    starttls = await tcpPeer((s) => {
+      s.write('220 ready\r\n');
+      s.once('data', () => {
+        s.write('220 go ahead\r\n');
+        const t = new tls.TLSSocket(s, { isServer: true, ...serverOptions(pki.good) });
+        t.on('error', () => {});
+        echoUpper(t, () => {});
+      });
+    });
+    const doc = fs.readFileSync(path.resolve(__dirname, '../../protocol/daemon.md'), 'utf8');
+    const source = /## Appendix A\.[\s\S]*?```c\n([\s\S]*?)```/.exec(doc)![1]!;
+    fs.writeFileSync(path.join(dir, 'client.c'), source);
+    exe = path.join(dir, 'cclient');
+  });
+  after(async () => {
+    await stop(d);
+    await starttls.close();
+  });
+
+  test('compiles without warnings, gets verified plaintext, and reports a refusal on stderr', async (t) => {
+    if (typeof fdPass() === 'string') return void t.skip('the fdpass addon is not built');
+    const cc = spawnSync('cc', ['-Wall', '-Wextra', '-Werror', '-O2', '-o', exe, path.join(dir, 'client.c')], { encoding: 'utf8' });
+    if (cc.error) return void t.skip('no C compiler');
+    assert.equal(cc.status, 0, cc.stderr);
+    const ok = await runWithInput(exe, [d.sock, 'localhost', String(starttls.port), '--ca-set', '@test'], 'from c\n');
+    assert.equal(ok.stderr, '');
+    assert.equal(ok.stdout, 'FROM C\n');
+    assert.equal(ok.status, 0);
+    const refused = await runWithInput(exe, [d.sock, 'localhost', String(starttls.port), '--ca-set', '@test', '--servername', 'other.example'], 'secret\n');
+    assert.match(refused.stderr, /^end code=name-mismatch exit=9 /);
+    assert.equal(refused.stdout, '');
+    assert.equal(refused.status, 1);
   });
 });

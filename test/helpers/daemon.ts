@@ -74,3 +74,17 @@ export function run(file: string, args: readonly string[], timeout = 8000): Prom
 export const names = (lines: readonly ControlLine[]): string[] => lines.map((l) => l.name);
 export const last = (lines: readonly ControlLine[]): ControlLine => lines[lines.length - 1]!;
 
+
+/** Run a program with `input` on its stdin, without blocking this process (the peers live here). */
+export function runWithInput(file: string, args: readonly string[], input: string, timeout = 10_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(input);
+  });
+}
