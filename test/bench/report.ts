@@ -1,5 +1,6 @@
 // test/bench/report.ts: the numbers into Markdown: medians, min-max, paired ratios, peak RSS,
 // and the issue's targets. Pure: takes the samples and the facts, returns the text.
+import { daemonSection, daemonTargets, type DaemonDoc } from './report-daemon.ts';
 
 /** One row's samples, indexed by round (undefined: that round failed or the row was skipped). */
 export interface RowResult {
@@ -101,6 +102,8 @@ export interface Document {
   readonly rss: 'time' | 'proc';
   readonly spawn: readonly RowResult[];
   readonly bulk: { readonly mb: number; readonly download: readonly RowResult[]; readonly upload: readonly RowResult[] } | undefined;
+  /** The issue-9 rows (test/bench/daemon-rounds.ts); undefined when they did not run. */
+  readonly daemon: DaemonDoc | undefined;
 }
 
 /** The id of Node row `key` under the same node as row `r`; for s_client and socat, the first node's. */
@@ -124,6 +127,7 @@ export function render(d: Document): string {
       [
         { title: 'x socat', of: () => byId(rows, 'socat') },
         { title: 'x bridge', of: (r) => byId(rows, sameNode('bridge', r, d.nodeVersions)) },
+        ...(d.daemon ? [{ title: 'x tlsify', of: (r: RowResult) => byId(rows, sameNode('tlsify', r, d.nodeVersions)) }] : []),
       ],
       { title: 'server CPU', cell: serverCpuCell },
     );
@@ -136,7 +140,8 @@ export function render(d: Document): string {
     'cancels. Every run is checked: exit status 0 and the reply on stdout (and a `verified` line on fd 3 when it',
     "is on); in bulk, the server's byte count, after one pass that counts what reached stdout. Knobs (env):",
     '`BENCH_ROUNDS`, `BENCH_WARMUP`, `BENCH_RSS_ROUNDS`, `BENCH_BULK_MB`, `BENCH_BULK_ROUNDS`, `BENCH_SPAWN_SERVER=node|openssl`,',
-    '`TLSIFY_NODE=/path/to/node` (the Node rows again under that node, side by side); see test/bench/run.ts.',
+    '`TLSIFY_NODE=/path/to/node` (the Node rows again under that node, side by side), `BENCH_DAEMON_ROUNDS`, `BENCH_DAEMON_CONNS`,',
+    '`BENCH_DAEMON_INFLIGHT`, `BENCH_IDLE_CONNS` (the daemon rows; `BENCH_DAEMON_ROUNDS=0` skips them); see test/bench/run.ts.',
     '',
     '## Machine and run',
     '',
@@ -156,6 +161,7 @@ export function render(d: Document): string {
     '  (`--use-openssl-ca` with an empty default store, so Node builds no root store).',
     '',
   ];
+  if (d.daemon) lines.push(...daemonSection(d.daemon));
   if (d.bulk) {
     lines.push(
       `## Bulk download: ${d.bulk.mb} MiB, server -> stdout -> /dev/null`,
@@ -171,10 +177,21 @@ export function render(d: Document): string {
       '  "server CPU" is its CPU time over the transfer, as a share of one core: well under 100 % means the client,',
       '  not the server, set the pace.',
       `- Peak RSS while streaming: ${d.rss === 'time' ? 'ru_maxrss from GNU time' : 'VmHWM sampled every 20 ms'}, in the timed runs.`,
+      ...(d.daemon
+        ? [
+            '- "tlsify daemon, one connection": the same transfer through the daemon of the section above, the client a',
+            '  `net.Socket` in the harness (download: counted and dropped; upload: the file piped in behind the request',
+            '  line, then SHUT_WR). "x tlsify": against the spawned tlsify under the same node.',
+          ]
+        : []),
       '',
     );
   }
   lines.push('## Targets (issue 8), from this run', '', ...targets(d), '');
+  if (d.daemon) {
+    const at = d.nodeVersions.length > 1 ? `@${d.daemon.node}` : '';
+    lines.push('## Targets (issue 9), from this run', '', ...daemonTargets(d.daemon, d.bulk, `tlsify${at}`, `daemon${at}`), '');
+  }
   return lines.join('\n');
 }
 

@@ -39,7 +39,7 @@ export async function spawnRounds(rows: readonly Row[], plan: SpawnPlan, scratch
   for (let round = 0; round < total; round++) {
     if (round % 10 === 0) progress?.(`per-spawn round ${round + 1}/${total}${round < plan.warmup ? ' (warm-up)' : ''}`);
     for (const row of rotated(active(), round)) {
-      const r = await runOnce({ cmd: row.cmd, args: row.args, env: row.env, control: row.control, input: REQUEST, timeoutMs: 15_000, scratch });
+      const r = await (row.exec ?? runOnce)({ cmd: row.cmd, args: row.args, env: row.env, control: row.control, input: REQUEST, timeoutMs: 15_000, scratch });
       const bad = row.check(r);
       const res = resultOf(row);
       if (round >= plan.warmup) res.samples[round - plan.warmup] = bad ? undefined : r.ms;
@@ -56,7 +56,7 @@ export async function spawnRounds(rows: readonly Row[], plan: SpawnPlan, scratch
   // Peak RSS in runs of their own: GNU time's extra fork+exec stays out of the timings.
   for (let round = 0; round < plan.rssRounds; round++) {
     for (const row of rotated(active(), round)) {
-      const r = await runOnce({ cmd: row.cmd, args: row.args, env: row.env, control: row.control, input: REQUEST, timeoutMs: 15_000, scratch, rss });
+      const r = await (row.exec ?? runOnce)({ cmd: row.cmd, args: row.args, env: row.env, control: row.control, input: REQUEST, timeoutMs: 15_000, scratch, rss });
       if (!row.check(r) && r.rssKiB) resultOf(row).rssKiB.push(r.rssKiB);
     }
   }
@@ -85,7 +85,7 @@ export async function bulkRounds(rows: readonly Row[], plan: BulkPlan, server: N
         const res = resultOf(row);
         const stdin = plan.file === undefined ? undefined : openSync(plan.file, 'r');
         server.forget();
-        const r = await runOnce({
+        const r = await (row.exec ?? runOnce)({
           cmd: row.cmd,
           args: row.args,
           env: row.env,

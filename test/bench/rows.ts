@@ -31,6 +31,8 @@ export interface Row {
   readonly args: readonly string[];
   readonly env: NodeJS.ProcessEnv;
   readonly control?: RunSpec['control'];
+  /** Runs the row in place of spawning `cmd` (the daemon's bulk row: a client in this process). */
+  readonly exec?: (spec: RunSpec) => Promise<RunResult>;
   /** undefined when the run did what it should, else what went wrong. */
   readonly check: (r: RunResult) => string | undefined;
 }

@@ -3,15 +3,22 @@
 // process starts and stops; prints a Markdown table and overwrites BENCHMARKS.md with it.
 // Knobs (env): BENCH_ROUNDS, BENCH_WARMUP, BENCH_RSS_ROUNDS, BENCH_BULK_MB, BENCH_BULK_ROUNDS,
 // BENCH_VERIFY_MB, BENCH_SPAWN_SERVER=node|openssl, BENCH_PIN_STORE_ENTRIES, BENCH_BUILD=0,
-// BENCH_OUT (a path, or '-' for stdout only), TLSIFY_NODE (a second node for the Node rows).
+// BENCH_OUT (a path, or '-' for stdout only), TLSIFY_NODE (a second node for the Node rows);
+// issue 9 (tlsify daemon): BENCH_DAEMON_ROUNDS (0 skips), BENCH_DAEMON_CONNS (per batch),
+// BENCH_DAEMON_INFLIGHT, BENCH_IDLE_CONNS (0 skips the idle row).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { installCleanup, onExit, rssMethod } from './children.ts';
+import { holdIdle, idleFailed, type IdleResult } from './daemon-idle.ts';
+import { connRounds, daemonRows } from './daemon-rounds.ts';
+import { daemonBulkRow, startDaemon, type Daemon } from './daemon.ts';
 import { machineFacts, nodeBin, which, type NodeBin } from './facts.ts';
 import { makePki, writePinStore } from './pki.ts';
+import { CLK_TCK } from './proc.ts';
 import { median, pairedRatio, render, values, type RowResult } from './report.ts';
+import type { DaemonDoc } from './report-daemon.ts';
 import { bulkRounds, makeFile, spawnRounds } from './rounds.ts';
 import { bulkRows, sClientRow, spawnRows, type Direction, type Row, type Tools } from './rows.ts';
 import { startNodeServer, startSServer } from './servers.ts';
@@ -32,6 +39,10 @@ interface Config {
   readonly build: boolean;
   readonly out: string;
   readonly tlsifyNode: string | undefined;
+  readonly daemonRounds: number;
+  readonly daemonConns: number;
+  readonly daemonInFlight: number;
+  readonly idleConns: number;
 }
 
 function intEnv(name: string, fallback: number, min: number): number {
@@ -56,6 +67,10 @@ function readConfig(): Config {
     build: process.env.BENCH_BUILD !== '0',
     out: process.env.BENCH_OUT || join(REPO, 'BENCHMARKS.md'),
     tlsifyNode: process.env.TLSIFY_NODE || undefined,
+    daemonRounds: intEnv('BENCH_DAEMON_ROUNDS', 10, 0),
+    daemonConns: intEnv('BENCH_DAEMON_CONNS', 100, 1),
+    daemonInFlight: intEnv('BENCH_DAEMON_INFLIGHT', 16, 2),
+    idleConns: intEnv('BENCH_IDLE_CONNS', 1000, 0),
   };
 }
 
@@ -89,7 +104,8 @@ async function main(): Promise<void> {
 
   const pki = await makePki(scratch);
   const server = await startNodeServer(pki, cfg.bulkMb * MiB);
-  const sServerPort = openssl ? await startSServer(openssl, pki, scratch) : undefined;
+  const sServer = openssl ? await startSServer(openssl, pki, scratch) : undefined;
+  const sServerPort = sServer?.port;
   const tlsifyBin = join(REPO, 'bin', 'tlsify');
   const help = outputOf(tlsifyBin, ['connect', '--help'], nodes[0]!.env);
 
@@ -126,6 +142,41 @@ async function main(): Promise<void> {
   const spawnResults = await spawnRounds(spawnRowsNow, cfg, scratch, rss, say);
   const secondsSince = (t: number): number => Math.round((performance.now() - t) / 1000);
   const phases = [`set-up ${Math.round((spawnStarted - started) / 1000)} s`, `per-spawn ${secondsSince(spawnStarted)} s`];
+
+  // Issue 9: a daemon under PATH's node with its default limits for the connection-rate and bulk
+  // rows, and a fresh one with --max-conns above BENCH_IDLE_CONNS for the idle row.
+  let daemon: Daemon | undefined;
+  let daemonDoc: DaemonDoc | undefined;
+  if (cfg.daemonRounds > 0) {
+    const daemonStarted = performance.now();
+    const plan = { rounds: cfg.daemonRounds, warmup: 1, conns: cfg.daemonConns };
+    const doc = { node: nodes[0]!.tag, ...plan, clkTck: CLK_TCK };
+    // A daemon that cannot start fails its rows, not the run: the issue-8 rows still get written.
+    const start = (dir: string, maxConns?: number): Promise<Daemon | string> =>
+      startDaemon(tlsifyBin, nodes[0]!, pki, join(scratch, dir), maxConns).catch((err: unknown) => (err instanceof Error ? err.message : String(err)));
+    const started = await start('daemon');
+    if (typeof started === 'string') {
+      say(`daemon: ${started}`);
+      daemonDoc = { ...doc, rows: [], idle: undefined, failed: started };
+    } else {
+      daemon = started;
+      const spawnServer = { label: useOpenssl ? '`openssl s_server -WWW`' : 'node:tls', pid: useOpenssl ? sServer!.pid : server.pid, port: spawnPort };
+      const nodeServer = { label: 'node:tls', pid: server.pid, port: server.ports.reply };
+      const connRows = daemonRows(daemon, tools, pki, spawnServer, nodeServer, cfg.daemonInFlight, scratch);
+      say(`daemon: ${connRows.filter((r) => !r.skipped).length} rows x ${cfg.daemonRounds} rounds (+1 warm-up) of ${cfg.daemonConns} connections`);
+      const rows = await connRounds(connRows, plan, say);
+      let idle: IdleResult | undefined;
+      if (cfg.idleConns > 0) {
+        say(`daemon: holding ${cfg.idleConns} idle connections through a fresh daemon (--max-conns ${cfg.idleConns + 256})`);
+        const fresh = await start('daemon-idle', cfg.idleConns + 256);
+        idle = typeof fresh === 'string' ? idleFailed(cfg.idleConns, fresh) : await holdIdle(fresh, server.ports.reply, { label: nodeServer.label, pid: server.pid }, cfg.idleConns);
+        if (typeof fresh !== 'string') await fresh.stop();
+        if (idle.failure) say(`daemon: idle: ${idle.failure}`);
+      }
+      daemonDoc = { ...doc, rows, idle, failed: undefined };
+    }
+    phases.push(`daemon ${secondsSince(daemonStarted)} s`);
+  }
   const bulkStarted = performance.now();
 
   const bulk: Record<Direction, RowResult[]> = { download: [], upload: [] };
@@ -138,16 +189,21 @@ async function main(): Promise<void> {
     makeFile(bigFile, bytes);
     makeFile(smallFile, verifyBytes);
     for (const dir of ['download', 'upload'] as const) {
-      const rows = bulkRows(tools, pki, dir === 'download' ? server.ports.download : server.ports.upload, dir);
+      const port = dir === 'download' ? server.ports.download : server.ports.upload;
+      const viaDaemon = daemon && daemonBulkRow(daemon, port, nodes.length > 1);
+      const rows = [...bulkRows(tools, pki, port, dir), ...(viaDaemon ? [viaDaemon.row] : [])];
       say(`bulk ${dir}: checking every client moves ${cfg.verifyMb} MiB intact`);
       const checked = await bulkRounds(rows, { dir, bytes: verifyBytes, file: dir === 'upload' ? smallFile : undefined, rounds: 1, countStdout: true }, server, scratch, rss);
       const usable = rows.map((r, i) => (checked[i]!.skipped && !r.skipped ? { ...r, skipped: checked[i]!.skipped } : r));
       say(`bulk ${dir}: ${usable.filter((r) => !r.skipped).length} rows x ${cfg.bulkRounds} rounds of ${cfg.bulkMb} MiB`);
+      viaDaemon?.reset(); // the check pass is not a timed run
       bulk[dir] = await bulkRounds(usable, { dir, bytes, file: dir === 'upload' ? bigFile : undefined, rounds: cfg.bulkRounds, countStdout: false }, server, scratch, rss);
+      if (viaDaemon) bulk[dir] = bulk[dir].map((r) => (r.id === viaDaemon.row.id ? { ...r, note: viaDaemon.note() } : r));
     }
     rmSync(bigFile, { force: true });
     phases.push(`bulk ${secondsSince(bulkStarted)} s`);
   }
+  await daemon?.stop();
 
   const seconds = (performance.now() - started) / 1000;
   const took = `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s (${phases.join(', ')})`;
@@ -165,6 +221,7 @@ async function main(): Promise<void> {
     rss,
     spawn: spawnResults,
     bulk: cfg.bulkRounds > 0 ? { mb: cfg.bulkMb, ...bulk } : undefined,
+    daemon: daemonDoc,
   });
   process.stdout.write(`${doc}\n`);
   if (cfg.out !== '-') {

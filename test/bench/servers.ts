@@ -13,6 +13,8 @@ export type BulkReport = Extract<ServerMessage, { type: 'bulk' }> & { readonly a
 
 export interface NodeServer {
   readonly ports: Extract<ServerMessage, { type: 'ready' }>['ports'];
+  /** Its process, for /proc readings (CPU per connection, fds). */
+  readonly pid: number;
   /** Resolves once the server has taken the new download size. */
   setDownloadSize(bytes: number): Promise<void>;
   /** The next bulk report, or undefined after `ms`. */
@@ -34,6 +36,7 @@ export function startNodeServer(pki: BenchPki, bytes: number): Promise<NodeServe
   let sized: (() => void) | undefined;
   const server = (ports: NodeServer['ports']): NodeServer => ({
     ports,
+    pid: child.pid!,
     setDownloadSize: (n) =>
       new Promise((done) => {
         sized = done;
@@ -75,8 +78,12 @@ export function startNodeServer(pki: BenchPki, bytes: number): Promise<NodeServe
   });
 }
 
-/** `openssl s_server -WWW` serving the file 'pong' from a directory of its own; resolves its port. */
-export function startSServer(openssl: string, pki: BenchPki, dir: string): Promise<number> {
+/**
+ * `openssl s_server -WWW` serving the file 'pong' from a directory of its own; resolves its port
+ * and pid. It serves one connection at a time (an accept loop, no fork), so it suits sequential
+ * clients only.
+ */
+export function startSServer(openssl: string, pki: BenchPki, dir: string): Promise<{ readonly port: number; readonly pid: number }> {
   const www = join(dir, 'www');
   mkdirSync(www, { recursive: true });
   writeFileSync(join(www, 'pong'), 'pong\n');
@@ -97,7 +104,7 @@ export function startSServer(openssl: string, pki: BenchPki, dir: string): Promi
       const m = /^ACCEPT .*:(\d+)$/m.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve(Number(m[1]));
+        resolve({ port: Number(m[1]), pid: child.pid! });
       }
     });
     child.once('exit', (code) => reject(new Error(`openssl s_server: exited (${code}): ${out}`)));
