@@ -44,6 +44,18 @@ function controller(sockPath: string, id: string): { c: Client; lines: ControlLi
   return { c, lines, ended };
 }
 
+/** A STARTTLS-like peer: a plaintext greeting, the client's STARTTLS, then TLS on the same socket. */
+const starttlsPeer = (): Promise<Peer> =>
+  tcpPeer((s) => {
+    s.write('220 ready\r\n');
+    s.once('data', () => {
+      s.write('220 go ahead\r\n');
+      const t = new tls.TLSSocket(s, { isServer: true, ...serverOptions(pki.good) });
+      t.on('error', () => {});
+      echoUpper(t, () => {});
+    });
+  });
+
 const until = async (lines: readonly ControlLine[], name: string): Promise<ControlLine> => {
   for (let i = 0; i < 200; i++) {
     const l = lines.find((x) => x.name === name);
@@ -284,16 +296,7 @@ describe('daemon: --send-fd (a connected socket handed over with SCM_RIGHTS)', (
   const addon = fdPass();
   before(async () => {
     d = await startDaemon(dir, env, 'sendfd', ['--request-timeout', '1']);
-    // A STARTTLS-like peer: a plaintext greeting, the client's STARTTLS, then TLS on the same socket.
-    starttls = await tcpPeer((s) => {
-      s.write('220 ready\r\n');
-      s.once('data', () => {
-        s.write('220 go ahead\r\n');
-        const t = new tls.TLSSocket(s, { isServer: true, ...serverOptions(pki.good) });
-        t.on('error', () => {});
-        echoUpper(t, () => {});
-      });
-    });
+    starttls = await starttlsPeer();
   });
   after(async () => {
     await stop(d);
@@ -360,15 +363,7 @@ describe('daemon: the C client of protocol/daemon.md Appendix A', () => {
   let exe: string;
   before(async () => {
     d = await startDaemon(dir, env, 'cclient');
-    starttls = await tcpPeer((s) => {
-      s.write('220 ready\r\n');
-      s.once('data', () => {
-        s.write('220 go ahead\r\n');
-        const t = new tls.TLSSocket(s, { isServer: true, ...serverOptions(pki.good) });
-        t.on('error', () => {});
-        echoUpper(t, () => {});
-      });
-    });
+    starttls = await starttlsPeer();
     const doc = fs.readFileSync(path.resolve(__dirname, '../../protocol/daemon.md'), 'utf8');
     const source = /## Appendix A\.[\s\S]*?```c\n([\s\S]*?)```/.exec(doc)![1]!;
     fs.writeFileSync(path.join(dir, 'client.c'), source);
