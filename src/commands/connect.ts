@@ -8,6 +8,7 @@ import type { Log } from '../log.ts';
 import { adopt, dial, type Transport } from '../net/dial.ts';
 import { plaintextIn, plaintextOut } from '../stdio.ts';
 import fs from 'node:fs';
+import type tls from 'node:tls';
 import { readSecret } from '../secret.ts';
 import { handshake, type Handshake } from '../tls/client.ts';
 import { clientCertStatus, loadIdentities, tlsCredentials, type ClientIdentity } from '../tls/identity.ts';
@@ -17,6 +18,7 @@ import { startPump, type Pump, type PumpStreams } from '../tls/pump.ts';
 import { opensslUsesSystemStore, userEnv } from '../env.ts';
 import { loadPolicy } from '../trust/load.ts';
 import { opensslSystemPaths } from '../trust/store.ts';
+import type { AnchorSet } from '../trust/anchors.ts';
 import { verifyPeer, type LoadedPolicy, type PeerEvidence, type Verified } from '../trust/verify.ts';
 import { hpkpFields, reportFields, tofuFields } from '../pinstore/events.ts';
 import type { Scope } from '../pinstore/policy.ts';
@@ -64,6 +66,8 @@ export interface SessionIo {
   readonly identities?: readonly ClientIdentity[] | undefined;
   /** A socket the daemon's client handed over (--send-fd); default: cfg.netFd's, or a dial. */
   readonly transport?: Transport | undefined;
+  /** The daemon's shared SecureContexts (daemon/cache.ts); default: one made for this connection. */
+  readonly secureContext?: ((anchors: AnchorSet, systemOnly: boolean, minTls: ConnectConfig['minTls'], ids: readonly ClientIdentity[]) => tls.SecureContext) | undefined;
 }
 
 /** What --resume needs of a store: FileSessionStore, or the daemon's RAM cache (daemon/cache.ts). */
@@ -161,8 +165,9 @@ export class Session {
 
     // OpenSSL's own check uses the same anchors: the system store natively, else `ca`.
     const systemOnly = cfg.policy.caSets.length === 1 && cfg.policy.caSets[0]!.kind === 'system';
-    const ca = systemOnly && opensslUsesSystemStore(opensslSystemPaths({ env: userEnv })) ? undefined : lp.anchors.pems;
-    const hs = await handshake(t, { ca, sni: cfg.sni, alpn: cfg.alpn, minTls: cfg.minTls, timeoutMs: cfg.handshakeTimeoutMs, requestOcsp: cfg.policy.ocsp !== 'off', credentials: tlsCredentials(ids), session: offer?.ticket, onSession: this.resumption?.gate.offer, onKeylog: this.keylog?.write });
+    const secureContext = this.io.secureContext?.(lp.anchors, systemOnly, cfg.minTls, ids);
+    const ca = secureContext || (systemOnly && opensslUsesSystemStore(opensslSystemPaths({ env: userEnv }))) ? undefined : lp.anchors.pems;
+    const hs = await handshake(t, { ca, secureContext, sni: cfg.sni, alpn: cfg.alpn, minTls: cfg.minTls, timeoutMs: cfg.handshakeTimeoutMs, requestOcsp: cfg.policy.ocsp !== 'off', credentials: tlsCredentials(ids), session: offer?.ticket, onSession: this.resumption?.gate.offer, onKeylog: this.keylog?.write });
     this.hs = hs;
     if (this.ended) return void hs.socket.destroy();
     const resumed = hs.resumed && offer !== undefined;

@@ -5,7 +5,7 @@ import { TlsifyError, asTlsifyError } from '../codes.ts';
 import { logLevels, type LogLevel } from '../config.ts';
 import { fit } from '../control/channel.ts';
 import { createLog, type Log } from '../log.ts';
-import { AnchorCache, RamSessionCache } from '../daemon/cache.ts';
+import { AnchorCache, ContextCache, RamSessionCache } from '../daemon/cache.ts';
 import { serveConn, type Conn, type Prepared } from '../daemon/conn.ts';
 import type { ConnectRequest, RequestRules } from '../daemon/request.ts';
 import { userEnv } from '../env.ts';
@@ -191,6 +191,8 @@ function loadNamed(cfg: DaemonConfig, openFds: ReadonlySet<number> | undefined, 
 
 export async function runDaemon(cfg: DaemonConfig, log: Log = createLog(cfg.logLevel), openFds?: ReadonlySet<number>): Promise<number> {
   if (cfg.pinWrites && cfg.pinStore.kind === 'none') throw usage('--pin-writes lets requests write the pin store, but --pin-store is none');
+  // First, before any other TLS context (identities make some): Node's root store (cache.ts).
+  const contexts = new ContextCache(userEnv);
   const activated = cfg.listen === undefined ? systemdFd(process.env, process.pid) : undefined;
   const named = loadNamed(cfg, openFds, new Map(activated === undefined ? [] : [[activated, 'the listening socket (LISTEN_FDS)']]));
   // Opened once; reads are cached while the file is unchanged (a write replaces it).
@@ -205,6 +207,7 @@ export async function runDaemon(cfg: DaemonConfig, log: Log = createLog(cfg.logL
     config: r.config.pinStore.kind === 'default' ? Object.freeze({ ...r.config, pinStore: cfg.pinStore }) : r.config,
     io: {
       loadPolicy: anchors.load,
+      secureContext: contexts.get,
       sessionCache: r.ramResume ? ram : undefined,
       pinStore: r.config.pinStore.kind === 'default' ? pinStore : undefined,
       identities: r.identity === undefined ? [] : named.get(r.identity),

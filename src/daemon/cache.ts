@@ -1,5 +1,12 @@
 // daemon/cache.ts: what the daemon holds once for all its connections (protocol/daemon.md §5):
-// CA sets, read once per distinct list of sets, and the RAM session cache for `--resume ram`.
+// CA sets, read once per distinct list of sets; the SecureContexts made from them; and the RAM
+// session cache for `--resume ram`.
+import tls from 'node:tls';
+import type { ConnectConfig } from '../config.ts';
+import { emptyOpensslDefaults, opensslUsesSystemStore } from '../env.ts';
+import { contextOptions } from '../tls/client.ts';
+import { tlsCredentials, type ClientIdentity } from '../tls/identity.ts';
+import { opensslSystemPaths } from '../trust/store.ts';
 import type { SessionCache } from '../commands/connect.ts';
 import type { Log } from '../log.ts';
 import { userEnv } from '../env.ts';
@@ -52,4 +59,42 @@ export class RamSessionCache implements SessionCache {
   get size(): number {
     return this.entries.size;
   }
+}
+
+/**
+ * SecureContexts, one per anchor set, minimum version and client identity: tls.connect with `ca`
+ * makes a new one for every connection, parsing every anchor (0.3-0.4 ms with one anchor, ~25 ms
+ * with the 145 of a system bundle). What varies per connection (SNI, ALPN, the session offered,
+ * the OCSP request) is set on each SSL, not here. A context is dropped with its AnchorSet.
+ */
+export class ContextCache {
+  private readonly contexts = new WeakMap<AnchorSet, Map<string, tls.SecureContext>>();
+
+  /**
+   * Node makes one process-wide root store, from OpenSSL's default paths, with the first context.
+   * A spawned tlsify points those paths at the system store just before its one `system`
+   * connection (env.ts); a daemon serves every set, in any order, so it builds that root store
+   * now from the system paths, then empties the paths again, so that a context with `ca` (which
+   * also loads the default paths under --use-openssl-ca) holds that set's anchors alone.
+   */
+  private readonly nativeSystem: boolean;
+
+  constructor(env: NodeJS.ProcessEnv) {
+    this.nativeSystem = opensslUsesSystemStore(opensslSystemPaths({ env }));
+    if (this.nativeSystem) tls.createSecureContext();
+    emptyOpensslDefaults();
+  }
+
+  readonly get = (anchors: AnchorSet, systemOnly: boolean, minTls: ConnectConfig['minTls'], ids: readonly ClientIdentity[]): tls.SecureContext => {
+    const native = systemOnly && this.nativeSystem;
+    const key = `${native ? 'native' : 'ca'} ${minTls} ${ids.map((id) => id.fingerprint).join(',')}`;
+    let byKey = this.contexts.get(anchors);
+    if (!byKey) this.contexts.set(anchors, (byKey = new Map()));
+    let ctx = byKey.get(key);
+    if (!ctx) {
+      ctx = tls.createSecureContext(contextOptions(native ? undefined : anchors.pems, minTls, tlsCredentials(ids)));
+      byKey.set(key, ctx);
+    }
+    return ctx;
+  };
 }

@@ -13,7 +13,7 @@ import type { Log } from '../log.ts';
 import { adopt, type Transport } from '../net/dial.ts';
 import { PROTOCOL_VERSION, VERSION } from '../version.ts';
 import { fdPass, receiveFd, resumeReading, stopReading } from './fdpass.ts';
-import { parseRequest, type ConnectRequest, type RequestRules } from './request.ts';
+import { parseRequestCached, type ConnectRequest, type RequestRules } from './request.ts';
 
 /** Longest request or command line, LF included (protocol/daemon.md §3.1), as for control commands. */
 export const MAX_REQUEST_LINE = 4096;
@@ -214,7 +214,7 @@ export function serveConn(sock: net.Socket, ctx: ConnContext): Conn {
   const start = (text: string): void => {
     let request;
     try {
-      request = parseRequest(text, ctx.rules);
+      request = parseRequestCached(text, ctx.rules);
     } catch (err) {
       return refuse(asTlsifyError(err));
     }

@@ -25,6 +25,16 @@ export interface ClientOptions {
   readonly onSession: ((ticket: Buffer) => void) | undefined;
   /** KeylogSink.write. */
   readonly onKeylog: ((line: Buffer) => void) | undefined;
+  /**
+   * A context made once for many connections (the daemon's ContextCache) from contextOptions()
+   * of the same ca, minTls and credentials; then those three are not used here.
+   */
+  readonly secureContext?: tls.SecureContext | undefined;
+}
+
+/** What goes into a SecureContext, as opposed to each connection: anchors, minimum version, client identities. */
+export function contextOptions(ca: readonly string[] | undefined, minTls: ClientOptions['minTls'], credentials: ClientOptions['credentials']): tls.SecureContextOptions {
+  return { ...(ca !== undefined ? { ca: [...ca] } : {}), minVersion: minTls, ...credentials };
 }
 
 export interface Handshake {
@@ -44,16 +54,17 @@ export interface ClientHandshake extends Handshake {
 
 export function handshake(transport: Transport, opts: ClientOptions): Promise<ClientHandshake> {
   const relay = new Relay(transport.socket);
+  // node:tls builds the peer's chain as objects (getPeerCertificate(true)) to call this, when
+  // OpenSSL's check passed on a new session, and ignores the answer: keep it for peerChain.
+  let given: tls.DetailedPeerCertificate | undefined;
   const socket = tls.connect({
     socket: relay,
     ...(opts.sni !== undefined ? { servername: opts.sni } : {}),
-    ...(opts.ca !== undefined ? { ca: [...opts.ca] } : {}),
+    ...(opts.secureContext ? { secureContext: opts.secureContext } : contextOptions(opts.ca, opts.minTls, opts.credentials)),
     // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED cannot change it; the verdict is ours.
     rejectUnauthorized: false,
-    checkServerIdentity: () => undefined,
-    minVersion: opts.minTls,
+    checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => void (given = cert as tls.DetailedPeerCertificate),
     ALPNProtocols: opts.alpn.length > 0 ? [...opts.alpn] : undefined,
-    ...opts.credentials,
     ...(opts.session ? { session: opts.session } : {}),
     // In node:tls since v0.11 but missing from @types/node's ConnectionOptions.
     ...({ requestOCSP: opts.requestOcsp } as object),
@@ -84,7 +95,7 @@ export function handshake(transport: Transport, opts: ClientOptions): Promise<Cl
         ...facts,
         relay,
         evidence: {
-          chain: peerChain(socket),
+          chain: peerChain(socket, given),
           openssl: opensslVerdict(socket),
           ocspStaple: opts.requestOcsp ? (staple ?? null) : undefined,
         },
@@ -122,10 +133,10 @@ export function opensslVerdict(socket: tls.TLSSocket): { authorized: boolean; er
  * The certificates node:tls links from the leaf: the ones the peer sent plus the store's root,
  * ending in a self-loop (facts §5.2). Only a pool for path building; never reported as such.
  */
-export function peerChain(socket: tls.TLSSocket): Buffer[] {
+export function peerChain(socket: tls.TLSSocket, given?: tls.DetailedPeerCertificate): Buffer[] {
   const out: Buffer[] = [];
   const seen = new Set<string>();
-  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  let cert: tls.DetailedPeerCertificate | undefined = given ?? socket.getPeerCertificate(true);
   while (cert && cert.raw && !seen.has(cert.fingerprint256)) {
     seen.add(cert.fingerprint256);
     out.push(cert.raw);

@@ -187,9 +187,24 @@ function checkRevocation(lp: LoadedPolicy, path: readonly Cert[], evidence: Peer
   if (r.status === 'unknown' && required) throw new TlsifyError('revoked', "the stapled OCSP response says 'unknown' for the leaf");
 }
 
+/**
+ * Certificates parsed, by their DER: a Cert is frozen and a function of those bytes alone, so a
+ * long-lived process (the daemon) parses a chain it has seen before only once. At most
+ * PARSED_MAX entries, oldest dropped first; certificates that do not parse are not kept.
+ */
+const PARSED_MAX = 1024;
+const parsed = new Map<string, Cert>();
+
 function parse(der: Buffer, depth: number): Cert {
   try {
-    return parseCertificate(der);
+    const key = der.toString('latin1');
+    let cert = parsed.get(key);
+    if (!cert) {
+      cert = parseCertificate(der);
+      parsed.set(key, cert);
+      if (parsed.size > PARSED_MAX) parsed.delete(parsed.keys().next().value!);
+    }
+    return cert;
   } catch (err) {
     if (err instanceof CertError) throw new TlsifyError('tls', `the peer's certificate ${depth} does not parse: ${err.message}`);
     throw err;

@@ -389,3 +389,28 @@ describe('daemon: the C client of protocol/daemon.md Appendix A', () => {
     assert.equal(refused.status, 1);
   });
 });
+
+describe('daemon: CA sets in any order share one process', () => {
+  test('--ca-set system works after a request for another set, and another set never gains the system anchors', async () => {
+    // The system store is the test CA here: SSL_CERT_FILE names it, SSL_CERT_DIR an empty directory.
+    const empty = fs.mkdtempSync(path.join(dir, 'certs-'));
+    fs.copyFileSync(pki.untrustedCaFile, path.join(dir, 'config', 'tlsify', 'ca-sets', 'stranger.pem'));
+    const d = await startDaemon(dir, { ...env, SSL_CERT_FILE: pki.caFile, SSL_CERT_DIR: empty }, 'order');
+    const verdict = async (set: string): Promise<ControlLine> => {
+      const c = client(d.sock, `connect localhost:${good.port} --ca-set ${set}\n`);
+      const l = last(await c.lines);
+      c.sock.destroy();
+      return l;
+    };
+    for (const set of ['@test', 'system', '@stranger', 'system', '@test']) {
+      const l = await verdict(set);
+      if (set === '@stranger') {
+        assert.equal(l.fields.code, 'untrusted', set);
+        assert.doesNotMatch(l.fields.message!, /OpenSSL/, 'OpenSSL did not accept what tlsify refused: the set holds its own anchors only');
+      } else {
+        assert.equal(l.name, 'data', `${set}: ${l.raw}`);
+      }
+    }
+    await stop(d);
+  });
+});
