@@ -414,3 +414,38 @@ describe('daemon: CA sets in any order share one process', () => {
     await stop(d);
   });
 });
+
+describe('daemon: backpressure and memory per connection', () => {
+  test('a client that stops reading stops the daemon reading its peer; another connection goes on', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let flooded: tls.TLSSocket | undefined;
+    // The peer writes as fast as its socket takes it, for as long as the test lasts.
+    const flood = await tlsPeer(serverOptions(pki.good), (socket) => {
+      flooded = socket;
+      const more = (): void => {
+        while (!socket.destroyed && socket.write(chunk));
+      };
+      socket.on('drain', more);
+      more();
+    });
+    const d = await startDaemon(dir, env, 'flood');
+    const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${d.child.pid}/status`, 'utf8'))![1]) * 1024;
+    const slow = client(d.sock, `connect localhost:${flood.port} --ca-set @test\n`);
+    await slow.lines;
+    slow.sock.pause(); // reads nothing more
+    const before = rss();
+    await new Promise((r) => setTimeout(r, 1500));
+    const other = client(d.sock, `connect localhost:${good.port} --ca-set @test\nstill here\n`);
+    assert.equal(last(await other.lines).name, 'data');
+    other.sock.end();
+    assert.equal((await other.plaintext).toString(), 'STILL HERE\n');
+    // Without backpressure the daemon would have read ~hundreds of MiB by now.
+    const written = flooded!.bytesWritten;
+    const grown = rss() - before;
+    slow.sock.destroy();
+    await stop(d);
+    await flood.close();
+    assert.ok(written < 32 * 1024 * 1024, `the peer got ${written} bytes out past a client that reads nothing`);
+    assert.ok(grown < 32 * 1024 * 1024, `the daemon grew by ${grown} bytes`);
+  });
+});
