@@ -261,3 +261,45 @@ export function daemonBulkRow(daemon: Daemon, port: number, manyNodes: boolean):
     reset: () => void (cpu.daemon.splice(0), cpu.client.splice(0)),
   };
 }
+
+/**
+ * The fair partner of the daemon's bulk row: a spawned `tlsify connect` whose plaintext goes
+ * through the harness as through the daemon's client, i.e. as a parent that spawns tlsify
+ * reads it: stdout a pipe read here (counted and dropped), stdin a pipe written here from the
+ * upload file (or held open). rssKiB: tlsify's largest VmRSS, sampled every 20 ms.
+ */
+export function spawnedViaHarness(id: string, label: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Row {
+  const exec = (spec: RunSpec): Promise<RunResult> =>
+    new Promise((resolve) => {
+      const startedAt = performance.now();
+      const child = track(spawn(cmd, [...args, '--control-fd', 'none'], { env, stdio: ['pipe', 'pipe', 'pipe'] }));
+      let stdout = '';
+      let stdoutBytes = 0;
+      let stderr = '';
+      let rss = 0;
+      const sampler = setInterval(() => (rss = Math.max(rss, child.pid ? vmRssKiB(child.pid) : 0)), 20);
+      const timer = setTimeout(() => child.kill('SIGKILL'), spec.timeoutMs);
+      child.stdout!.on('data', (c: Buffer) => {
+        stdoutBytes += c.length;
+        if (stdout.length < 256) stdout += c.subarray(0, 256).toString('latin1');
+      });
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.stdin!.on('error', () => {});
+      if (spec.stdinFd !== undefined) createReadStream('', { fd: spec.stdinFd, autoClose: false, highWaterMark: 1 << 20 }).pipe(child.stdin!);
+      child.once('close', (status, signal) => {
+        clearTimeout(timer);
+        clearInterval(sampler);
+        resolve({ startedAt, ms: performance.now() - startedAt, status, signal, stdout, stdoutBytes, stderr, control: '', rssKiB: rss || undefined, error: undefined });
+      });
+    });
+  return {
+    id,
+    label,
+    note: 'plaintext through the harness, as a parent reads its stdout and writes its stdin (pipes)',
+    cmd,
+    args,
+    env,
+    exec,
+    check: (r) => (r.signal ? `killed by ${r.signal}` : r.status === 0 ? undefined : `exit ${r.status}: ${r.stderr.trim().split('\n').pop()?.slice(0, 160) ?? ''}`),
+  };
+}

@@ -13,14 +13,14 @@ import { join, resolve } from 'node:path';
 import { installCleanup, onExit, rssMethod } from './children.ts';
 import { holdIdle, idleFailed, type IdleResult } from './daemon-idle.ts';
 import { connRounds, daemonRows } from './daemon-rounds.ts';
-import { daemonBulkRow, startDaemon, type Daemon } from './daemon.ts';
+import { daemonBulkRow, spawnedViaHarness, startDaemon, type Daemon } from './daemon.ts';
 import { machineFacts, nodeBin, which, type NodeBin } from './facts.ts';
 import { makePki, writePinStore } from './pki.ts';
 import { CLK_TCK } from './proc.ts';
 import { median, pairedRatio, render, values, type RowResult } from './report.ts';
 import type { DaemonDoc } from './report-daemon.ts';
 import { bulkRounds, makeFile, spawnRounds } from './rounds.ts';
-import { bulkRows, sClientRow, spawnRows, type Direction, type Row, type Tools } from './rows.ts';
+import { HOST, NAME, bulkRows, sClientRow, spawnRows, type Direction, type Row, type Tools } from './rows.ts';
 import { startNodeServer, startSServer } from './servers.ts';
 
 const REPO = resolve(__dirname, '../..');
@@ -191,7 +191,11 @@ async function main(): Promise<void> {
     for (const dir of ['download', 'upload'] as const) {
       const port = dir === 'download' ? server.ports.download : server.ports.upload;
       const viaDaemon = daemon && daemonBulkRow(daemon, port, nodes.length > 1);
-      const rows = [...bulkRows(tools, pki, port, dir), ...(viaDaemon ? [viaDaemon.row] : [])];
+      const many = nodes.length > 1;
+      const piped =
+        daemon &&
+        spawnedViaHarness(many ? `tlsify-piped@${daemon.node.tag}` : 'tlsify-piped', `tlsify \`--ca\`, plaintext through the harness${many ? ` (node ${daemon.node.tag})` : ''}`, tools.tlsify, ['connect', `${HOST}:${port}`, '--servername', NAME, '--ca', pki.caFile], daemon.node.env);
+      const rows = [...bulkRows(tools, pki, port, dir), ...(piped ? [piped] : []), ...(viaDaemon ? [viaDaemon.row] : [])];
       say(`bulk ${dir}: checking every client moves ${cfg.verifyMb} MiB intact`);
       const checked = await bulkRounds(rows, { dir, bytes: verifyBytes, file: dir === 'upload' ? smallFile : undefined, rounds: 1, countStdout: true }, server, scratch, rss);
       const usable = rows.map((r, i) => (checked[i]!.skipped && !r.skipped ? { ...r, skipped: checked[i]!.skipped } : r));
