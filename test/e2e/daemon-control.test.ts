@@ -4,7 +4,7 @@
 // (read once and cached, written only with --pin-writes). Real daemon, real node:tls peers.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +13,7 @@ import tls from 'node:tls';
 import { fdPass } from '../../src/daemon/fdpass.ts';
 import { fixturePki, serverOptions, type FixturePki } from '../helpers/pki.ts';
 import { client, last, names, run, runWithInput, startDaemon, type Client, type Daemon } from '../helpers/daemon.ts';
-import { TLSIFY, echoUpper, parseControl, tcpPeer, testStateHome, tlsPeer, type ControlLine, type Peer } from '../helpers/tlsify.ts';
+import { TLSIFY, echoUpper, freePort, parseControl, tcpPeer, testStateHome, tlsPeer, type ControlLine, type Peer } from '../helpers/tlsify.ts';
 
 let pki: FixturePki;
 let dir: string;
@@ -231,6 +231,36 @@ describe('daemon: named client identities', () => {
     assert.match(refused.fields.message!, /expected one of the daemon's identities \(client\)/);
   });
 
+  test('8 parallel clients through the daemon to openssl s_server -Verify 1: each is verified both ways', async () => {
+    const port = await freePort();
+    const server = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-rev', '-naccept', '8', '-cert', pki.good.certFile, '-key', pki.good.keyFile, '-cert_chain', pki.intermediateFile, '-Verify', '1', '-verify_return_error', '-CAfile', pki.caFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let seen = '';
+    server.stdout!.on('data', (c: Buffer) => (seen += c));
+    server.stderr!.on('data', (c: Buffer) => (seen += c));
+    const exited = new Promise((r) => server.once('exit', r));
+    try {
+      for (let i = 0; i < 100 && !seen.includes('ACCEPT'); i++) await new Promise((r) => setTimeout(r, 20));
+      const clients = Array.from({ length: 8 }, (_, i) => client(d.sock, `connect localhost:${port} --ca-set @test --identity client\nclient ${i}\n`));
+      // s_server serves one connection at a time, in the order the daemon dialled: end each as it comes.
+      await Promise.all(
+        clients.map(async (c) => {
+          const l = last(await c.lines);
+          assert.equal(l.name, 'data', `${l.raw}\n${seen}`);
+          c.sock.end();
+        }),
+      );
+      const replies = await Promise.all(clients.map((c) => c.plaintext));
+      replies.forEach((r, i) => assert.match(r.toString(), new RegExp(`^${[...`client ${i}`].reverse().join('')}`)));
+      await exited;
+      assert.match(seen, /verify depth is 1, must return a certificate/);
+      // s_server verified the daemon's client certificate on each of the 8 connections.
+      assert.equal(seen.match(/^Peer certificate: CN = localhost$/gm)?.length, 8, seen);
+      assert.equal(seen.match(/^Verification: OK$/gm)?.length, 8, seen);
+    } finally {
+      server.kill();
+    }
+  });
+
   test('a wrong passphrase or a missing file stops the daemon at start (exit 3), naming the identity', () => {
     const sock = path.join(dir, 'bad-id.sock');
     const wrong = spawnSync(TLSIFY, ['daemon', '--listen', sock, '--identity', `c=${pki.clientOnly.chainFile},${path.join(dir, 'client.key.pem')}`, '--identity-pass', 'c=env:P'], { env: { ...env, P: 'wrong' }, encoding: 'utf8' });
@@ -350,7 +380,11 @@ sys.stdout.write(r.read().decode())
     assert.deepEqual(names(lines), ['hello', 'send-fd', 'end']);
     assert.equal(last(lines).fields.code, 'timeout');
     const wrong = client(d.sock, 'connect localhost --ca-set @test --send-fd\n');
-    wrong.sock.once('data', () => wrong.sock.write('no fd here'));
+    let got = '';
+    const onData = (b: Buffer): void => {
+      if ((got += b.toString()).includes('send-fd\n')) wrong.sock.off('data', onData).write('no fd here');
+    };
+    wrong.sock.on('data', onData);
     const w = last(await wrong.lines);
     assert.equal(w.fields.code, 'usage');
     assert.match(w.fields.message!, /no descriptor/);
@@ -386,6 +420,31 @@ describe('daemon: the C client of protocol/daemon.md Appendix A', () => {
     const refused = await runWithInput(exe, [d.sock, 'localhost', String(starttls.port), '--ca-set', '@test', '--servername', 'other.example'], 'secret\n');
     assert.match(refused.stderr, /^end code=name-mismatch exit=9 /);
     assert.equal(refused.stdout, '');
+    assert.equal(refused.status, 1);
+  });
+});
+
+describe("daemon: the README's C client", () => {
+  let readmeDaemon: Daemon;
+  // It uses the default CA set, system: here the test CA, by SSL_CERT_FILE.
+  before(async () => (readmeDaemon = await startDaemon(dir, { ...env, SSL_CERT_FILE: pki.caFile, SSL_CERT_DIR: path.join(dir, 'none') }, 'readme')));
+  after(() => stop(readmeDaemon));
+
+  test("the README's C client compiles without warnings and gets the peer's answer", async (t) => {
+    const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+    const source = /## The daemon[\s\S]*?```c\n([\s\S]*?)```/.exec(readme)![1]!;
+    fs.writeFileSync(path.join(dir, 'get.c'), source);
+    const bin = path.join(dir, 'get');
+    const cc = spawnSync('cc', ['-Wall', '-Wextra', '-Werror', '-O2', '-o', bin, path.join(dir, 'get.c')], { encoding: 'utf8' });
+    if (cc.error) return void t.skip('no C compiler');
+    assert.equal(cc.status, 0, cc.stderr);
+    // The echo peer answers the request upper-cased; ALPN is offered, the peer takes none.
+    const ok = await runWithInput(bin, [readmeDaemon.sock, `localhost:${good.port}`, '/x'], '');
+    assert.equal(ok.stderr, '');
+    assert.equal(ok.stdout, 'GET /X HTTP/1.0\r\nHOST: LOCALHOST\r\n\r\n');
+    assert.equal(ok.status, 0);
+    const refused = await runWithInput(bin, [readmeDaemon.sock, `127.0.0.2:${good.port}`, '/x'], '');
+    assert.match(refused.stderr, /^end code=/);
     assert.equal(refused.status, 1);
   });
 });

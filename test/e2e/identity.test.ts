@@ -19,7 +19,7 @@ import { codes } from '../../src/codes.ts';
 import { helpTexts } from '../../src/help.ts';
 import { issue, type Issued } from '../../src/pki/generate.ts';
 import { fixturePki, serverOptions, type FixturePki } from '../helpers/pki.ts';
-import { runOnce, runTlsify, tlsPeer, type Peer } from '../helpers/tlsify.ts';
+import { freePort, runOnce, runTlsify, tlsPeer, type Peer } from '../helpers/tlsify.ts';
 
 const pending = /--cert\b/.test(helpTexts.connect) ? false : 'pending integration (issue 5): tlsify connect has no --cert yet';
 
@@ -236,10 +236,3 @@ describe('the passphrase', { skip: pending }, () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}

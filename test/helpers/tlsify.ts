@@ -197,3 +197,12 @@ export function collect(stream: Readable): Promise<Buffer> {
   stream.on('data', (c: Buffer) => chunks.push(c));
   return new Promise((resolve) => stream.on('end', () => resolve(Buffer.concat(chunks))));
 }
+
+/** A loopback port that was free a moment ago, for servers that take a port number (openssl s_server). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
