@@ -22,10 +22,12 @@ Usage:
   (or under systemd socket activation: the socket from LISTEN_FDS, no --listen)
 
 Each client connects to PATH, reads a hello line, writes one request line
-  connect HOST:PORT [options]
-with connect's options (only those safe for a socket peer), reads the same event lines as
-'tlsify connect' writes on fd 3, then a line 'data', then the socket carries plaintext.
-See protocol/daemon.md.
+  connect HOST:PORT [options]   connect's options that are safe for a socket peer, and
+                                --identity NAME, --hold, --resume ram, --send-fd
+  status ID                     how connection ID ended (its end line)
+  control ID                    connection ID's later events; send it close, abort, hpkp
+reads the same event lines as 'tlsify connect' writes on fd 3, then a line 'data', then the
+socket carries plaintext. See protocol/daemon.md.
 
 Options:
   --listen PATH             the unix socket; its directory must be the caller's and not
