@@ -7,13 +7,12 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { fdPass } from '../../src/daemon/fdpass.ts';
 import { fixturePki, serverOptions, type FixturePki } from '../helpers/pki.ts';
-import { client, last, names, run, runWithInput, startDaemon, type Client, type Daemon } from '../helpers/daemon.ts';
-import { TLSIFY, echoUpper, freePort, parseControl, tcpPeer, testStateHome, tlsPeer, type ControlLine, type Peer } from '../helpers/tlsify.ts';
+import { client, daemonHome, last, names, run, runWithInput, startDaemon, stopDaemon, type Client, type Daemon } from '../helpers/daemon.ts';
+import { TLSIFY, echoUpper, freePort, parseControl, tcpPeer, tlsPeer, type ControlLine, type Peer } from '../helpers/tlsify.ts';
 
 let pki: FixturePki;
 let dir: string;
@@ -23,10 +22,7 @@ let mtls: Peer;
 /** What the mTLS peer saw of each client certificate: its SHA-256 fingerprint, or 'none'. */
 const clientCerts: string[] = [];
 
-const stop = async (d: Daemon): Promise<void> => {
-  d.child.kill('SIGTERM');
-  await d.exited;
-};
+const stop = stopDaemon;
 
 /** A control connection: every line it gets, and a promise for its end line. */
 function controller(sockPath: string, id: string): { c: Client; lines: ControlLine[]; ended: Promise<ControlLine[]> } {
@@ -67,11 +63,7 @@ const until = async (lines: readonly ControlLine[], name: string): Promise<Contr
 
 before(async () => {
   pki = await fixturePki();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlsdc-'));
-  const config = path.join(dir, 'config');
-  fs.mkdirSync(path.join(config, 'tlsify', 'ca-sets'), { recursive: true });
-  fs.copyFileSync(pki.caFile, path.join(config, 'tlsify', 'ca-sets', 'test.pem'));
-  env = { ...process.env, XDG_CONFIG_HOME: config, XDG_STATE_HOME: testStateHome() };
+  ({ dir, env } = daemonHome('tlsdc-', pki.caFile));
   good = await tlsPeer(serverOptions(pki.good), echoUpper);
   mtls = await tlsPeer({ ...serverOptions(pki.good), ca: fs.readFileSync(pki.caFile), requestCert: true, rejectUnauthorized: true }, (socket: tls.TLSSocket, received) => {
     const peer = socket.getPeerCertificate();

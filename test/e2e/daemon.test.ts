@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fixturePki, serverOptions, type FixturePki } from '../helpers/pki.ts';
-import { client, last, names, run, startDaemon, type Daemon } from '../helpers/daemon.ts';
-import { TLSIFY, echoUpper, runOnce, testStateHome, tlsPeer, type ControlLine, type Peer } from '../helpers/tlsify.ts';
+import { client, daemonHome, last, names, run, startDaemon, stopDaemon, type Daemon } from '../helpers/daemon.ts';
+import { TLSIFY, echoUpper, runOnce, tlsPeer, type ControlLine, type Peer } from '../helpers/tlsify.ts';
 
 let pki: FixturePki;
 let dir: string;
@@ -18,12 +18,7 @@ let wrongName: Peer;
 
 before(async () => {
   pki = await fixturePki();
-  // The socket's directory must be ours and 0700-ish; tmpdir names can be long, unix paths cannot.
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlsd-'));
-  const config = path.join(dir, 'config');
-  fs.mkdirSync(path.join(config, 'tlsify', 'ca-sets'), { recursive: true });
-  fs.copyFileSync(pki.caFile, path.join(config, 'tlsify', 'ca-sets', 'test.pem'));
-  env = { ...process.env, XDG_CONFIG_HOME: config, XDG_STATE_HOME: testStateHome() };
+  ({ dir, env } = daemonHome('tlsd-', pki.caFile));
   good = await tlsPeer(serverOptions(pki.good), echoUpper);
   wrongName = await tlsPeer(serverOptions(pki.wrongName), echoUpper);
 });
@@ -37,10 +32,7 @@ after(async () => {
 describe('daemon: verified plaintext', () => {
   let d: Daemon;
   before(async () => (d = await startDaemon(dir, env, 'main')));
-  after(async () => {
-    d.child.kill('SIGTERM');
-    await d.exited;
-  });
+  after(() => stopDaemon(d));
 
   test('a Node client gets the control lines, data, then plaintext both ways', async () => {
     const c = client(d.sock, `connect localhost:${good.port} --ca-set @test\nping\n`);
@@ -159,10 +151,7 @@ sys.stdout.write(f.read().decode())
 describe('daemon: bad requests', () => {
   let d: Daemon;
   before(async () => (d = await startDaemon(dir, env, 'bad', ['--request-timeout', '0.5'])));
-  after(async () => {
-    d.child.kill('SIGTERM');
-    await d.exited;
-  });
+  after(() => stopDaemon(d));
 
   const refused = async (request: string | Buffer | undefined): Promise<ControlLine> => {
     const c = client(d.sock, request);

@@ -2,9 +2,11 @@
 // for the daemon's e2e tests.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
-import { TLSIFY, parseControl, type ControlLine } from './tlsify.ts';
+import { TLSIFY, parseControl, testStateHome, type ControlLine } from './tlsify.ts';
 
 export interface Daemon {
   readonly child: ChildProcess;
@@ -87,4 +89,22 @@ export function runWithInput(file: string, args: readonly string[], input: strin
     child.stdin!.on('error', () => {});
     child.stdin!.end(input);
   });
+}
+
+/**
+ * A private directory for daemon sockets (ours and 0700: the daemon checks; short, for unix
+ * socket paths), and an env whose XDG_CONFIG_HOME holds ca-sets/test.pem (`--ca-set @test`).
+ */
+export function daemonHome(prefix: string, caFile: string): { dir: string; env: NodeJS.ProcessEnv } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const config = path.join(dir, 'config');
+  fs.mkdirSync(path.join(config, 'tlsify', 'ca-sets'), { recursive: true });
+  fs.copyFileSync(caFile, path.join(config, 'tlsify', 'ca-sets', 'test.pem'));
+  return { dir, env: { ...process.env, XDG_CONFIG_HOME: config, XDG_STATE_HOME: testStateHome() } };
+}
+
+/** SIGTERM, and wait for the daemon to exit. */
+export async function stopDaemon(d: Daemon): Promise<void> {
+  d.child.kill('SIGTERM');
+  await d.exited;
 }
