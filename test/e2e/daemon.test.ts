@@ -43,18 +43,33 @@ describe('daemon: verified plaintext', () => {
     assert.equal((await c.plaintext).toString(), 'PING\n');
   });
 
-  test('the verdict lines are those of a spawned tlsify connect with the same options', async () => {
-    const spawned = await runOnce(['connect', `localhost:${good.port}`, '--ca-set', '@test'], 'x\n', { env });
-    const c = client(d.sock, `connect localhost:${good.port} --ca-set @test\n`);
-    const lines = await c.lines;
-    c.sock.destroy();
-    const key = (l: ControlLine): string => {
-      const { pid: _p, port: _q, 'local-port': _r, conn: _c, ...rest } = l.fields;
-      return `${l.name} ${JSON.stringify(rest)}`;
-    };
-    const upToReady = (ls: readonly ControlLine[]): string[] => ls.slice(0, ls.findIndex((l) => l.name === 'ready') + 1).map(key);
-    assert.deepEqual(upToReady(lines), upToReady(spawned.events));
-  });
+  const wrongPin = `sha256/${Buffer.alloc(32, 1).toString('base64')}`;
+  for (const [what, peer, optionsOf] of [
+    ['a CA set', () => good, () => ['--ca-set', '@test']],
+    ['a matching pin', () => good, () => ['--ca-set', '@test', '--pin', pki.good.issued.spkiPin]],
+    ['a pin that does not match', () => good, () => ['--ca-set', '@test', '--pin', wrongPin]],
+    ['a report-only pin that does not match', () => good, () => ['--ca-set', '@test', '--pin', wrongPin, '--pin-report-only']],
+    ['--pin-only with the leaf pin', () => good, () => ['--pin', pki.good.issued.spkiPin, '--pin-only']],
+    ['a name mismatch', () => wrongName, () => ['--ca-set', '@test']],
+  ] as const) {
+    test(`verdict lines are those of a spawned tlsify connect with the same options: ${what}`, async () => {
+      const target = `localhost:${peer().port}`;
+      const options = optionsOf();
+      const spawned = await runOnce(['connect', target, ...options], 'x\n', { env });
+      const c = client(d.sock, `connect ${target} ${options.join(' ')}\n`);
+      const lines = await c.lines;
+      c.sock.destroy();
+      const key = (l: ControlLine): string => {
+        const { pid: _p, port: _q, 'local-port': _r, conn: _c, ...rest } = l.fields;
+        return `${l.name} ${JSON.stringify(rest)}`;
+      };
+      // Up to the verdict's last word: `ready`, or the `end` of a refusal.
+      const verdict = (ls: readonly ControlLine[]): string[] => ls.slice(0, ls.findIndex((l) => l.name === 'ready' || l.name === 'end') + 1).map(key);
+      const mine = verdict(lines);
+      assert.ok(mine.length > 3, `${mine.length} lines`);
+      assert.deepEqual(mine, verdict(spawned.events));
+    });
+  }
 
   test('a failed verdict ends before data, with the same code as connect', async () => {
     const c = client(d.sock, `connect localhost:${wrongName.port} --ca-set @test\n`);
