@@ -4,7 +4,8 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { TlsifyError } from '../codes.ts';
-import { CertError, parseCertificate, pemBlocks } from '../trust/cert.ts';
+import { CertError, parseCertificate } from '../trust/cert.ts';
+import { pemBlocks } from '../trust/pem.ts';
 import { formatPin, hpkpHeader, pinFromSpki } from '../trust/pins.ts';
 import type { Pin } from '../trust/policy.ts';
 

@@ -5,7 +5,7 @@ import { TlsifyError, asTlsifyError, exitStatus } from '../codes.ts';
 import type { VerifyConfig } from '../config.ts';
 import { formatLine, type Fields } from '../control/frame.ts';
 import type { Log } from '../log.ts';
-import { pemBlocks } from '../trust/cert.ts';
+import { pemBlocks } from '../trust/pem.ts';
 import { loadPolicy } from '../trust/load.ts';
 import { verifyPeer } from '../trust/verify.ts';
 import { verdictEvents } from './events.ts';

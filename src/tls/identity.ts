@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import { TlsifyError } from '../codes.ts';
 import { readFd, readPrivateFile, readSecret, type SecretOptions } from '../secret.ts';
-import { CertError, parseCertificate, pemBlocks, type Cert } from '../trust/cert.ts';
+import { CertError, parseCertificate, type Cert } from '../trust/cert.ts';
+import { pemBlocks } from '../trust/pem.ts';
 
 /** OpenSSL keeps one certificate per slot (SSL_PKEY_*): a second of a kind replaces the first. */
 export type KeyType = 'rsa' | 'rsa-pss' | 'ec' | 'ed25519' | 'ed448' | 'dsa';

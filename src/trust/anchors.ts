@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TlsifyError } from '../codes.ts';
-import { parseCertificate, pemBlocks, type Cert } from './cert.ts';
+import { parseCertificate, type Cert } from './cert.ts';
+import { pemBlocks } from './pem.ts';
 import { DerReader, readDer } from './der.ts';
 import { opensslNameHash } from './name-hash.ts';
 

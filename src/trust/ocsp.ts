@@ -5,7 +5,8 @@
 // so the caller decides what a missing or broken staple means for the connection.
 import crypto from 'node:crypto';
 import { CertError, parseCertificate, type Cert } from './cert.ts';
-import { bitStringOctets, certExtension, readCrlReason, serialOf, verifySignedData, type CrlReason } from './crl.ts';
+import { bitStringOctets, certExtension, readCrlReason, serialOf, type CrlReason } from './crl.ts';
+import { verifySignedData } from './signed.ts';
 import { readExtensions } from './extensions.ts';
 import { DerError, DerReader, TAG, contextTag, decodeInteger, decodeTime, describeTag, type Tlv } from './der.ts';
 

@@ -8,7 +8,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { TlsifyError } from '../codes.ts';
 import { anchorSet, type AnchorInput, type AnchorSet, type HashedDir } from './anchors.ts';
-import { parseCertificate, pemBlocks } from './cert.ts';
+import { parseCertificate } from './cert.ts';
+import { pemBlocks } from './pem.ts';
 import { DerReader, readDer } from './der.ts';
 import type { CaSet } from './policy.ts';
 

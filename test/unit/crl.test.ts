@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TlsifyError } from '../../src/codes.ts';
 import { issue, type Issued } from '../../src/pki/generate.ts';
-import { parseCertificate, pemBlocks, type Cert } from '../../src/trust/cert.ts';
+import { parseCertificate, type Cert } from '../../src/trust/cert.ts';
+import { pemBlocks } from '../../src/trust/pem.ts';
 import { CrlError, checkCrls, loadCrlFile, parseCrl, type Crl, type RevocationResult } from '../../src/trust/crl.ts';
 import { makeCrl, opensslIssue } from '../helpers/revocation.ts';
 

@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { parseCertificate, pemBlocks } from '../../src/trust/cert.ts';
+import { parseCertificate } from '../../src/trust/cert.ts';
+import { pemBlocks } from '../../src/trust/pem.ts';
 import { DerError } from '../../src/trust/der.ts';
 import { opensslNameHash } from '../../src/trust/name-hash.ts';
 
