@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import tty from 'node:tty';
 import type { Logger } from 'pino';
-import type { LogLevel } from './config.ts';
+import type { LogLevel } from './config/flags.ts';
 
 export type Fields = Record<string, unknown>;
 

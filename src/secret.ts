@@ -34,7 +34,7 @@ export function readSecret(spec: string, what: string, env: NodeJS.ProcessEnv, o
   return value;
 }
 
-/** For config.ts: refuse a literal at parse time (a usage error saying why), without reading anything. */
+/** For the argv parsers (config/): refuse a literal at parse time (a usage error saying why), without reading anything. */
 export function checkSecretSpec(spec: string, what: string): void {
   if (!/^(env|fd|file):./s.test(spec)) throw refuseLiteral(spec, what);
 }

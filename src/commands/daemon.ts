@@ -2,7 +2,7 @@
 // unix socket (protocol/daemon.md). Options, limits, the status registry, and shutdown.
 import type net from 'node:net';
 import { TlsifyError, asTlsifyError } from '../codes.ts';
-import { logLevels, type LogLevel } from '../config.ts';
+import { logLevels, type LogLevel } from '../config/flags.ts';
 import { fit } from '../control/channel.ts';
 import { createLog, type Log } from '../log.ts';
 import { AnchorCache, ContextCache, RamSessionCache } from '../daemon/cache.ts';

@@ -1,7 +1,7 @@
 // commands/events.ts: the verdict as control lines (protocol/control.md §4): one `cert` line per
 // certificate on the validated path, then `verified`. Shared by connect and verify.
 import type { Fields } from '../control/frame.ts';
-import type { SanEntry } from '../trust/cert.ts';
+import type { SanEntry } from '../trust/cert-extensions.ts';
 import { describeReference } from '../trust/names.ts';
 import type { TrustPolicy } from '../trust/policy.ts';
 import { describeCaSet } from '../trust/store.ts';

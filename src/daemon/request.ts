@@ -1,7 +1,8 @@
 // daemon/request.ts: one request line of the daemon socket (protocol/daemon.md §3) -> a frozen
 // ConnectConfig, or a usage error. Pure. Only options that are safe for a socket peer pass.
 import { TlsifyError } from '../codes.ts';
-import { parseArgs, secondsToMs, type ConnectConfig } from '../config.ts';
+import { parseArgs, type ConnectConfig } from '../config.ts';
+import { secondsToMs } from '../config/flags.ts';
 import { unescapeValue } from '../control/frame.ts';
 
 export interface ConnectRequest {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { TlsifyError } from '../codes.ts';
 import { CertError, type Cert } from './cert.ts';
 import { pemBlocks } from './pem.ts';
-import { DerError, DerReader, TAG, contextTag, decodeBitString, decodeBoolean, decodeInteger, describeTag, type Tlv } from './der.ts';
+import { DerError, DerReader, TAG, contextTag, decodeBitString, decodeBoolean, decodeInteger, describeTag, mismatch, type Tlv } from './der.ts';
 import { readExtensions, type RawExtension } from './extensions.ts';
 import { verifySignedData } from './signed.ts';
 
@@ -62,9 +62,6 @@ const EXT = {
 
 const ENUMERATED = 0x0a;
 
-function fail(expected: string, got: string, at: number): never {
-  throw new DerError(`expected ${expected}, got ${got} at byte ${at}`, at);
-}
 
 /** Parses one DER CRL. The input is copied, so the returned views cannot change under it. */
 export function parseCrl(der: Uint8Array): Crl {
@@ -92,14 +89,14 @@ function parse(buf: Buffer): Crl {
     const at = t.offset;
     version = t.smallInteger('version INTEGER') + 1;
     // §5.1.2.1: when present, version MUST be v2.
-    if (version !== 2) fail('version v2 (1) when present', `${version - 1}`, at);
+    if (version !== 2) mismatch('version v2 (1) when present', `${version - 1}`, at);
   }
   const innerAlg = t.expect(TAG.SEQUENCE, 'signature AlgorithmIdentifier SEQUENCE');
   // §5.1.1.2: the outer signatureAlgorithm MUST equal the one inside the signed part.
-  if (!innerAlg.raw.equals(algTlv.raw)) fail('signatureAlgorithm equal to TBSCertList.signature (RFC 5280 §5.1.1.2)', 'a different one', algTlv.start);
+  if (!innerAlg.raw.equals(algTlv.raw)) mismatch('signatureAlgorithm equal to TBSCertList.signature (RFC 5280 §5.1.1.2)', 'a different one', algTlv.start);
   const issuerTlv = t.expect(TAG.SEQUENCE, 'issuer Name SEQUENCE');
   // §5.1.2.3: the issuer field MUST contain a non-empty distinguished name.
-  if (issuerTlv.value.length === 0) fail('a non-empty issuer Name', 'an empty one', issuerTlv.start);
+  if (issuerTlv.value.length === 0) mismatch('a non-empty issuer Name', 'an empty one', issuerTlv.start);
   const thisUpdate = t.time('thisUpdate UTCTime or GeneralizedTime');
   const next = t.peek();
   const nextUpdate = next === TAG.UTC_TIME || next === TAG.GENERALIZED_TIME ? t.time('nextUpdate UTCTime or GeneralizedTime') : undefined;
@@ -115,7 +112,7 @@ function parse(buf: Buffer): Crl {
   const extAt = t.offset;
   const ext = t.explicit(0);
   t.end('end of TBSCertList');
-  if (ext && version < 2) fail('no crlExtensions in a v1 CRL', 'crlExtensions [0]', extAt);
+  if (ext && version < 2) mismatch('no crlExtensions in a v1 CRL', 'crlExtensions [0]', extAt);
   const { crlNumber, scope } = readCrlExtensions(ext);
   return Object.freeze({
     der: listTlv.raw,
@@ -140,11 +137,11 @@ function readEntry(e: DerReader, version: number): RevokedEntry {
   const revokedAt = s.time('revocationDate UTCTime or GeneralizedTime');
   let reason: CrlReason | undefined;
   if (!s.done) {
-    if (version < 2) fail('no crlEntryExtensions in a v1 CRL', describeTag(s.peek()!), s.offset);
+    if (version < 2) mismatch('no crlEntryExtensions in a v1 CRL', describeTag(s.peek()!), s.offset);
     for (const x of readExtensions(s.sequence('crlEntryExtensions SEQUENCE'), 'crlEntryExtensions')) {
       if (x.oid === EXT.reasonCode) reason = readCrlReason(x.value);
-      else if (x.oid === EXT.certificateIssuer) fail('a direct CRL', 'an entry with certificateIssuer (an indirect CRL, RFC 5280 §5.3.3), which tlsify does not use', x.at);
-      else if (x.critical) fail('only critical entry extensions tlsify handles', `critical extension ${x.oid}`, x.at);
+      else if (x.oid === EXT.certificateIssuer) mismatch('a direct CRL', 'an entry with certificateIssuer (an indirect CRL, RFC 5280 §5.3.3), which tlsify does not use', x.at);
+      else if (x.critical) mismatch('only critical entry extensions tlsify handles', `critical extension ${x.oid}`, x.at);
     }
   }
   s.end('end of revoked certificate');
@@ -159,10 +156,10 @@ function readCrlExtensions(ext: DerReader | undefined): { crlNumber?: bigint; sc
   const list = ext.sequence('crlExtensions SEQUENCE');
   ext.end('end of crlExtensions [0]');
   for (const x of readExtensions(list, 'crlExtensions')) {
-    if (x.oid === EXT.deltaCrlIndicator) fail('a complete CRL', 'a delta CRL (deltaCRLIndicator, RFC 5280 §5.2.4), which tlsify does not use', x.at);
+    if (x.oid === EXT.deltaCrlIndicator) mismatch('a complete CRL', 'a delta CRL (deltaCRLIndicator, RFC 5280 §5.2.4), which tlsify does not use', x.at);
     if (x.oid === EXT.crlNumber) crlNumber = x.value.integer('CRLNumber INTEGER');
     else if (x.oid === EXT.issuingDistributionPoint) scope = readIdp(x.value);
-    else if (x.critical) fail('only critical CRL extensions tlsify handles', `critical extension ${x.oid}`, x.at);
+    else if (x.critical) mismatch('only critical CRL extensions tlsify handles', `critical extension ${x.oid}`, x.at);
     else continue; // RFC 5280 §5.2: a non-critical extension we do not know is ignored
     x.value.end(`end of extension ${x.oid}`);
   }
@@ -187,9 +184,9 @@ function readIdp(r: DerReader): CrlScope {
   const onlyCaCerts = flag(2);
   const onlySomeReasons = idp.optional(contextTag(3, false)) !== undefined;
   const indirectAt = idp.offset;
-  if (flag(4)) fail('a direct CRL', 'indirectCRL TRUE (RFC 5280 §5.2.5), which tlsify does not use', indirectAt);
+  if (flag(4)) mismatch('a direct CRL', 'indirectCRL TRUE (RFC 5280 §5.2.5), which tlsify does not use', indirectAt);
   const attrAt = idp.offset;
-  if (flag(5)) fail('a CRL for public-key certificates', 'onlyContainsAttributeCerts TRUE', attrAt);
+  if (flag(5)) mismatch('a CRL for public-key certificates', 'onlyContainsAttributeCerts TRUE', attrAt);
   idp.end('end of IssuingDistributionPoint');
   return { ...(distributionPoints && { distributionPoints }), onlyUserCerts, onlyCaCerts, onlySomeReasons };
 }
@@ -198,12 +195,12 @@ function readIdp(r: DerReader): CrlScope {
 function readDistributionPointName(r: DerReader): Buffer[] {
   const at = r.offset;
   const full = r.optional(contextTag(0, true));
-  if (!full) return fail('a distributionPoint fullName [0]', r.done ? 'nothing' : `${describeTag(r.peek()!)} (nameRelativeToCRLIssuer is not supported)`, at);
+  if (!full) return mismatch('a distributionPoint fullName [0]', r.done ? 'nothing' : `${describeTag(r.peek()!)} (nameRelativeToCRLIssuer is not supported)`, at);
   r.end('end of DistributionPointName');
   const names = r.into(full);
   const out: Buffer[] = [];
   while (!names.done) out.push(Buffer.from(names.read().raw));
-  if (out.length === 0) fail('at least one GeneralName in fullName', 'none', full.start);
+  if (out.length === 0) mismatch('at least one GeneralName in fullName', 'none', full.start);
   return out;
 }
 
@@ -212,7 +209,7 @@ export function readCrlReason(r: DerReader): CrlReason {
   const tlv = r.expect(ENUMERATED, 'CRLReason ENUMERATED');
   const n = decodeInteger(tlv);
   const name = n >= 0n && n < BigInt(REASONS.length) ? REASONS[Number(n)] : undefined;
-  if (name === undefined) fail('a CRLReason 0..10 other than 7 (RFC 5280 §5.3.1)', `${n}`, tlv.start);
+  if (name === undefined) mismatch('a CRLReason 0..10 other than 7 (RFC 5280 §5.3.1)', `${n}`, tlv.start);
   return name;
 }
 
@@ -225,7 +222,7 @@ export function serialOf(tlv: Tlv): string {
 /** The octets of a BIT STRING that holds a signature: whole octets only. */
 export function bitStringOctets(tlv: Tlv, what: string): Buffer {
   const bits = decodeBitString(tlv);
-  if (bits.unusedBits !== 0) fail(`whole octets in ${what}`, `${bits.unusedBits} unused bits`, tlv.valueStart);
+  if (bits.unusedBits !== 0) mismatch(`whole octets in ${what}`, `${bits.unusedBits} unused bits`, tlv.valueStart);
   return bits.bytes;
 }
 

@@ -15,6 +15,11 @@ export class DerError extends Error {
   }
 }
 
+/** Throws the DerError every parser here uses for a mismatch: expected / got / at which byte. */
+export function mismatch(expected: string, got: string, at: number): never {
+  throw new DerError(`expected ${expected}, got ${got} at byte ${at}`, at);
+}
+
 /** Identifier octets of the universal types we read (X.680 §8.4; constructed bit included). */
 export const TAG = {
   BOOLEAN: 0x01,

@@ -1,6 +1,6 @@
 // trust/extensions.ts: the X.509 Extensions list (RFC 5280 §4.1, §5.1), as certificates, CRLs
 // and OCSP responses all carry it: each Extension read once, each OID at most once.
-import { DerError, TAG, type DerReader } from './der.ts';
+import { TAG, mismatch, type DerReader } from './der.ts';
 
 export interface RawExtension {
   readonly oid: string;
@@ -16,7 +16,7 @@ export interface RawExtension {
  */
 export function readExtensions(list: DerReader, what: string, duplicate?: (oid: string, at: number) => never): RawExtension[] {
   const where = what ? ` in ${what}` : '';
-  if (list.done) fail(`at least one Extension${where}`, 'an empty SEQUENCE', list.offset);
+  if (list.done) mismatch(`at least one Extension${where}`, 'an empty SEQUENCE', list.offset);
   const out: RawExtension[] = [];
   while (!list.done) {
     const at = list.offset;
@@ -28,13 +28,10 @@ export function readExtensions(list: DerReader, what: string, duplicate?: (oid: 
     ext.end('end of Extension');
     if (out.some((x) => x.oid === oid)) {
       if (duplicate) duplicate(oid, at);
-      fail(`each extension at most once${where}`, `a second ${oid}`, at);
+      mismatch(`each extension at most once${where}`, `a second ${oid}`, at);
     }
     out.push({ oid, critical, value: ext.into(valueTlv), at });
   }
   return out;
 }
 
-function fail(expected: string, got: string, at: number): never {
-  throw new DerError(`expected ${expected}, got ${got} at byte ${at}`, at);
-}

@@ -4,7 +4,7 @@
 // as A-labels, case-insensitively; a wildcard is only a whole left-most `*` label.
 import { isIP } from 'node:net';
 import { domainToASCII, domainToUnicode } from 'node:url';
-import { formatIp, type SanEntry } from './cert.ts';
+import { formatIp, type SanEntry } from './cert-extensions.ts';
 
 /** Thrown when a reference identifier cannot be built; the message says expected / got. */
 export class NameError extends Error {

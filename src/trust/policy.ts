@@ -1,5 +1,5 @@
 // trust/policy.ts: the types of a trust policy (what authenticates a peer, and what else must
-// hold), frozen at the edge by config.ts and read by trust/verify.ts. Types only.
+// hold), frozen at the edge by config/trust.ts and read by trust/verify.ts. Types only.
 import type { ReferenceId } from './names.ts';
 
 /** A source of trust anchors (--ca-set); the union of all given sets is trusted. */

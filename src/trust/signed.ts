@@ -2,11 +2,9 @@
 // signature algorithm read from its AlgorithmIdentifier (RFC 5758, RFC 4055, RFC 8410), weak or
 // unknown ones refused by name, then node:crypto's verify against the signer's SPKI.
 import crypto from 'node:crypto';
-import { DerError, DerReader, TAG, describeTag, type Tlv } from './der.ts';
+import { DerError, DerReader, TAG, describeTag, mismatch, type Tlv } from './der.ts';
+import { HASH_OIDS } from './cert-algorithms.ts';
 
-function fail(expected: string, got: string, at: number): never {
-  throw new DerError(`expected ${expected}, got ${got} at byte ${at}`, at);
-}
 
 type Hash = 'sha256' | 'sha384' | 'sha512';
 
@@ -41,15 +39,6 @@ const WEAK: ReadonlyMap<string, string> = new Map([
 
 const RSA_PSS = '1.2.840.113549.1.1.10';
 const MGF1 = '1.2.840.113549.1.1.8';
-const HASH_OIDS: ReadonlyMap<string, Hash | 'sha1' | 'md5' | 'sha224'> = new Map([
-  ['1.2.840.113549.2.5', 'md5'],
-  ['1.3.14.3.2.26', 'sha1'],
-  ['2.16.840.1.101.3.4.2.4', 'sha224'],
-  ['2.16.840.1.101.3.4.2.1', 'sha256'],
-  ['2.16.840.1.101.3.4.2.2', 'sha384'],
-  ['2.16.840.1.101.3.4.2.3', 'sha512'],
-]);
-
 /**
  * Checks a detached signature (CRL, OCSP response) over `data` with the key in `spki`; `signer`
  * names that key's owner in the message. Returns undefined when it verifies, else why not.
@@ -92,7 +81,7 @@ function signatureAlgorithm(der: Buffer): { name: string; hash: Hash | null; key
   const alg = SIG_ALGS.get(oid);
   if (!alg) throw new Refused(`expected ECDSA, RSA (PKCS #1 v1.5 or PSS) or EdDSA with SHA-256/384/512, got OID ${oid}`);
   if (params && !(alg.params === 'null-or-absent' && params.tag === TAG.NULL && params.value.length === 0)) {
-    fail(`${alg.params === 'absent' ? 'no parameters' : 'NULL parameters'} for ${alg.name}`, describeTag(params.tag), params.start);
+    mismatch(`${alg.params === 'absent' ? 'no parameters' : 'NULL parameters'} for ${alg.name}`, describeTag(params.tag), params.start);
   }
   return alg;
 }
@@ -103,7 +92,7 @@ function signatureAlgorithm(der: Buffer): { name: string; hash: Hash | null; key
  * node:crypto's verify cannot set a separate MGF1 hash, so it must equal the message hash.
  */
 function pssParams(params: Tlv | undefined): { name: string; hash: Hash; keyTypes: readonly string[]; saltLength: number } {
-  if (!params || params.tag !== TAG.SEQUENCE) return fail('RSASSA-PSS-params SEQUENCE', params ? describeTag(params.tag) : 'no parameters', params?.start ?? 0);
+  if (!params || params.tag !== TAG.SEQUENCE) return mismatch('RSASSA-PSS-params SEQUENCE', params ? describeTag(params.tag) : 'no parameters', params?.start ?? 0);
   const p = new DerReader(params.raw).sequence('RSASSA-PSS-params SEQUENCE');
   const hashOf = (r: DerReader | undefined, what: string): string => {
     if (!r) return 'sha1';

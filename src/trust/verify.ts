@@ -108,7 +108,7 @@ function authenticate(lp: LoadedPolicy, leaf: Cert, presented: Cert[], evidence:
     return { by: 'pin-only', path: [leaf], anchor: undefined };
   }
   if (policy.tlsa.length > 0) {
-    // RFC 7671: with TLSA records, DANE alone decides; config.ts refuses CA sets beside them.
+    // RFC 7671: with TLSA records, DANE alone decides; config/trust.ts refuses CA sets beside them.
     const dane = daneVerify(policy.tlsa, leaf, presented, now);
     report('tlsa', dane.ok ? { result: 'match', usage: dane.usage, record: dane.record.text, depth: dane.depth } : { result: 'mismatch', message: dane.message });
     if (!dane.ok) throw new TlsifyError(dane.code, `DANE: ${dane.message}`);

@@ -6,7 +6,8 @@ import { X509Certificate, createHash, generateKeyPairSync, verify } from 'node:c
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CertError, oidNames, parseCertificate, type Cert } from '../../src/trust/cert.ts';
+import { CertError, parseCertificate, type Cert } from '../../src/trust/cert.ts';
+import { oidNames } from '../../src/trust/dn.ts';
 import { pemBlocks } from '../../src/trust/pem.ts';
 import { DerReader } from '../../src/trust/der.ts';
 

@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCertificate, type SanEntry } from '../../src/trust/cert.ts';
+import { parseCertificate } from '../../src/trust/cert.ts';
+import type { SanEntry } from '../../src/trust/cert-extensions.ts';
 import { pemBlocks } from '../../src/trust/pem.ts';
 import { NameError, describeReference, dnsReference, matchIdentity, srvReference, uriReference, type ReferenceId } from '../../src/trust/names.ts';
 
