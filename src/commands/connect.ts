@@ -11,9 +11,13 @@ import fs from 'node:fs';
 import type tls from 'node:tls';
 import { readSecret } from '../secret.ts';
 import { handshake, type Handshake } from '../tls/client.ts';
-import { clientCertStatus, loadIdentities, tlsCredentials, type ClientIdentity } from '../tls/identity.ts';
+import { clientCertStatus } from '../tls/client-cert-status.ts';
+import { loadIdentities, tlsCredentials, type ClientIdentity } from '../tls/identity.ts';
 import { keylogTarget, openKeylog, type KeylogSink } from '../tls/keylog.ts';
-import { FileSessionStore, PRIVACY_WARNING, SessionBlobError, TicketGate, bindingFor, checkBlob, decodeBlob, encodeBlob, resumedEvidence, type Binding, type SessionBlob } from '../tls/sessions.ts';
+import { bindingFor, type Binding } from '../tls/session-binding.ts';
+import { SessionBlobError, decodeBlob, encodeBlob, type SessionBlob } from '../tls/session-blob.ts';
+import { FileSessionStore } from '../tls/session-store.ts';
+import { PRIVACY_WARNING, TicketGate, checkBlob, resumedEvidence } from '../tls/sessions.ts';
 import { startPump, type Pump, type PumpStreams } from '../tls/pump.ts';
 import { opensslUsesSystemStore, userEnv } from '../env.ts';
 import { loadPolicy } from '../trust/load.ts';
@@ -341,7 +345,7 @@ export class Session {
     if (this.endSent) return; // the end line is the last line, whatever still happens
     if (name === 'end') this.endSent = true;
     this.control.send(name, fields);
-    // No DER, and never a session blob: it holds the session's secret (tls/sessions.ts).
+    // No DER, and never a session blob: it holds the session's secret (tls/session-blob.ts).
     this.log.info({ event: name, ...fields, der: undefined, blob: undefined }, name);
   }
 

@@ -5,7 +5,7 @@ import tls from 'node:tls';
 import { TlsifyError } from '../codes.ts';
 import type { PeerEvidence } from '../trust/verify.ts';
 import type { Transport } from '../net/dial.ts';
-import type { ClientCertFacts } from './identity.ts';
+import type { ClientCertFacts } from './client-cert-status.ts';
 import { Relay } from './relay.ts';
 
 export interface ClientOptions {
@@ -47,7 +47,7 @@ export interface Handshake {
   readonly evidence: PeerEvidence;
 }
 
-/** The client's side adds what it can tell about its own certificate (tls/identity.ts). */
+/** The client's side adds what it can tell about its own certificate (tls/client-cert-status.ts). */
 export interface ClientHandshake extends Handshake {
   readonly clientCert: ClientCertFacts;
 }
@@ -99,7 +99,7 @@ export function handshake(transport: Transport, opts: ClientOptions): Promise<Cl
           openssl: opensslVerdict(socket),
           ocspStaple: opts.requestOcsp ? (staple ?? null) : undefined,
         },
-        // A client learns signature algorithms only from a CertificateRequest (tls/identity.ts).
+        // A client learns signature algorithms only from a CertificateRequest (tls/client-cert-status.ts).
         clientCert: {
           resumed: socket.isSessionReused(),
           version: facts.version,

@@ -3,13 +3,14 @@
 // node:tls has no CertificateRequest callback (facts §5.6): OpenSSL picks among the identities
 // by the server's signature_algorithms (TLS 1.3) or sends the last one given (TLS 1.2); the
 // server's certificate_authorities hint cannot be used to choose.
-import { X509Certificate, createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import fs from 'node:fs';
+// Reading and decrypting the files is identity-keys.ts; the handshake's verdict on the client
+// certificate is client-cert-status.ts.
+import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
 import tls from 'node:tls';
 import { TlsifyError } from '../codes.ts';
-import { readFd, readPrivateFile, readSecret, type SecretOptions } from '../secret.ts';
-import { CertError, parseCertificate, type Cert } from '../trust/cert.ts';
-import { pemBlocks } from '../trust/pem.ts';
+import { readSecret, type SecretOptions } from '../secret.ts';
+import type { Cert } from '../trust/cert.ts';
+import { certChain, parseCert, pkcs12Leaf, privateKey, readCertFile, readKeyMaterial, spkiOf, toPem } from './identity-keys.ts';
 
 /** OpenSSL keeps one certificate per slot (SSL_PKEY_*): a second of a kind replaces the first. */
 export type KeyType = 'rsa' | 'rsa-pss' | 'ec' | 'ed25519' | 'ed448' | 'dsa';
@@ -46,7 +47,6 @@ export interface IdentityOptions extends SecretOptions {
   readonly now?: Date;
 }
 
-const MAX_FILE = 1024 * 1024;
 const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const OID_ANY_EKU = '2.5.29.37.0';
 
@@ -125,14 +125,7 @@ export function identityFromParts(
 export function identityFromPkcs12(data: Buffer, passphrase: Buffer | undefined, file: string, now: Date = new Date()): ClientIdentity {
   const where = `--pkcs12 ${file}`;
   const pass = passphrase?.toString('utf8');
-  let leafDer: Buffer;
-  try {
-    const ctx = tls.createSecureContext({ pfx: [{ buf: data, ...(pass !== undefined ? { passphrase: pass } : {}) }] });
-    leafDer = secureContextLeaf(ctx, where);
-  } catch (err) {
-    if (err instanceof TlsifyError) throw err;
-    throw config(`${where}: ${pkcs12Problem(err as NodeJS.ErrnoException, pass !== undefined)}`);
-  }
+  const leafDer = pkcs12Leaf(data, pass, where);
   const leaf = parseCert(leafDer, `${where}: certificate 1`);
   const key = new X509Certificate(leafDer).publicKey;
   return freeze({ source: `pkcs12=${file}`, leaf, key, material: { kind: 'pfx', pfx: data, passphrase: pass }, warnings: certWarnings(leaf, now) });
@@ -148,63 +141,9 @@ export function tlsCredentials(ids: readonly ClientIdentity[]): Pick<tls.Connect
   };
 }
 
-/** What the handshake says about client authentication; collected in 'secureConnect'. */
-export interface ClientCertFacts {
-  readonly resumed: boolean;
-  /** TLSv1.2 or TLSv1.3. */
-  readonly version: string;
-  /** socket.getSharedSigalgs(): empty on the client unless the server sent CertificateRequest. */
-  readonly sharedSigalgs: readonly string[];
-  /** socket.getCertificate()?.raw: OpenSSL's current certificate, sent or not. */
-  readonly local: Buffer | undefined;
-}
-
-/**
- * not-asked: no CertificateRequest. sent: `identity` went out. none-configured: asked, and we had
- * none (an empty Certificate went out). none-suitable: asked, but no identity fits the server's
- * signature algorithms. resumed: an abbreviated handshake; the original one's identity stands.
- */
-export type ClientCertStatus = 'not-asked' | 'sent' | 'none-configured' | 'none-suitable' | 'resumed';
-
-export function clientCertStatus(facts: ClientCertFacts, ids: readonly ClientIdentity[]): { status: ClientCertStatus; identity: ClientIdentity | undefined } {
-  if (facts.resumed) return { status: 'resumed', identity: undefined };
-  // The client only learns signature algorithms from a CertificateRequest (checked on Node 20.20.2).
-  if (facts.sharedSigalgs.length === 0) return { status: 'not-asked', identity: undefined };
-  if (ids.length === 0) return { status: 'none-configured', identity: undefined };
-  const fp = facts.local && facts.local.length > 0 ? fingerprintOf(facts.local) : undefined;
-  const identity = ids.find((id) => id.fingerprint === fp);
-  // OpenSSL leaves its current certificate in place when none fits, and sends an empty
-  // Certificate: so "sent" needs a shared algorithm this key can sign with too.
-  if (identity && facts.sharedSigalgs.some((alg) => canSign(identity, alg, facts.version))) return { status: 'sent', identity };
-  return { status: 'none-suitable', identity: undefined };
-}
-
 export function fingerprintOf(der: Buffer): string {
   return 'sha256:' + createHash('sha256').update(der).digest('hex');
 }
-
-/** Node's sigalg names ('ECDSA+SHA256', 'RSA-PSS+SHA256', 'Ed25519+UNDEF') against a key. */
-function canSign(id: ClientIdentity, alg: string, version: string): boolean {
-  const [scheme, hash] = alg.split('+');
-  switch (id.keyType) {
-    case 'rsa':
-      // rsa_pss_rsae_* and, in TLS 1.2, rsa_pkcs1_*; TLS 1.3 signs with PSS only (RFC 8446 §4.2.3).
-      return scheme === 'RSA-PSS' || (scheme === 'RSA' && version !== 'TLSv1.3');
-    case 'rsa-pss':
-      return scheme === 'RSA-PSS';
-    case 'ec':
-      // TLS 1.3 ties the curve to the hash (RFC 8446 §4.2.3); TLS 1.2 does not.
-      return scheme === 'ECDSA' && (version !== 'TLSv1.3' || TLS13_CURVE_HASH[id.curve ?? ''] === hash);
-    case 'ed25519':
-      return scheme === 'Ed25519';
-    case 'ed448':
-      return scheme === 'Ed448';
-    case 'dsa':
-      return scheme === 'DSA' && version !== 'TLSv1.3';
-  }
-}
-
-const TLS13_CURVE_HASH: Record<string, string> = { prime256v1: 'SHA256', secp384r1: 'SHA384', secp521r1: 'SHA512' };
 
 function freeze(parts: { source: string; leaf: Cert; key: KeyObject; material: ClientIdentity['material']; warnings: string[] }): ClientIdentity {
   const keyType = parts.key.asymmetricKeyType ?? 'unknown';
@@ -245,130 +184,6 @@ function validateTogether(ids: readonly ClientIdentity[]): void {
   }
 }
 
-function readCertFile(file: string): Buffer {
-  // A certificate is public: no permission rules, just a size bound.
-  try {
-    const data = fs.readFileSync(file);
-    if (data.length > MAX_FILE) throw config(`--cert ${file}: expected at most ${MAX_FILE} bytes, got ${data.length}`);
-    return data;
-  } catch (err) {
-    if (err instanceof TlsifyError) throw err;
-    throw config(`--cert ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
-
-/** A key or PKCS#12 file (private: permissions checked), or fd:N from the parent. */
-function readKeyMaterial(flag: '--key' | '--pkcs12', spec: string, opts: SecretOptions): Buffer {
-  if (spec.startsWith('fd:')) return readFd(spec.slice(3), flag, opts, MAX_FILE);
-  return readPrivateFile(spec, `${flag} ${spec}`, MAX_FILE);
-}
-
-function looksPem(data: Buffer): boolean {
-  return data.includes('-----BEGIN ');
-}
-
-/** PEM (leaf first, then the chain) or a single DER certificate. */
-function certChain(data: Buffer, where: string): Cert[] {
-  if (!looksPem(data)) return [parseCert(data, `${where} (DER)`)];
-  let blocks: { label: string; der: Buffer }[];
-  try {
-    blocks = pemBlocks(data.toString('latin1'));
-  } catch (err) {
-    if (err instanceof CertError) throw config(`${where}: ${err.message}`);
-    throw err;
-  }
-  const other = blocks.find((b) => b.label !== 'CERTIFICATE');
-  if (other) {
-    const hint = /PRIVATE KEY/.test(other.label) ? ': give the key with --key' : '';
-    throw config(`${where}: expected only CERTIFICATE blocks, got a ${other.label} block${hint}`);
-  }
-  if (blocks.length === 0) throw config(`${where}: expected a PEM or DER certificate, got no CERTIFICATE block`);
-  return blocks.map((b, i) => parseCert(b.der, `${where}: certificate ${i + 1}`));
-}
-
-function parseCert(der: Buffer, where: string): Cert {
-  try {
-    return parseCertificate(der);
-  } catch (err) {
-    if (err instanceof CertError) throw config(`${where}: ${err.message}`);
-    throw err;
-  }
-}
-
-const PEM_LABEL = /-----BEGIN ([A-Z0-9 ]+)-----/;
-const KEY_FORMS = 'a private key: PKCS#8 (plain or encrypted), PKCS#1 or SEC1, in PEM or DER';
-
-/** Any of the usual private key forms; `encrypted` says whether the passphrase was needed. */
-function privateKey(data: Buffer, passphrase: Buffer | undefined, where: string): { key: KeyObject; encrypted: boolean } {
-  if (looksPem(data)) {
-    const text = data.toString('latin1');
-    const label = PEM_LABEL.exec(text)?.[1] ?? '';
-    if (!/PRIVATE KEY$/.test(label)) {
-      const hint = label === 'CERTIFICATE' ? ': did you swap --cert and --key?' : '';
-      throw config(`${where}: expected ${KEY_FORMS}, got a ${label || 'malformed'} block${hint}`);
-    }
-    // Checked here: OpenSSL would otherwise ask its own (absent) prompt and fail obscurely.
-    const encrypted = label === 'ENCRYPTED PRIVATE KEY' || /Proc-Type:\s*4,ENCRYPTED/.test(text);
-    if (encrypted && !passphrase) throw needPassphrase(where);
-    try {
-      return { key: createPrivateKey({ key: data, format: 'pem', ...(encrypted ? { passphrase } : {}) }), encrypted };
-    } catch (err) {
-      throw keyProblem(err as NodeJS.ErrnoException, where, encrypted);
-    }
-  }
-  // DER: PKCS#8 first (it says whether it is encrypted), then PKCS#1 and SEC1.
-  for (const type of ['pkcs8', 'pkcs1', 'sec1'] as const) {
-    try {
-      return { key: createPrivateKey({ key: data, format: 'der', type }), encrypted: false };
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (type === 'pkcs8' && code === 'ERR_MISSING_PASSPHRASE') {
-        if (!passphrase) throw needPassphrase(where);
-        try {
-          return { key: createPrivateKey({ key: data, format: 'der', type, passphrase }), encrypted: true };
-        } catch (err2) {
-          throw keyProblem(err2 as NodeJS.ErrnoException, where, true);
-        }
-      }
-    }
-  }
-  throw config(`${where}: expected ${KEY_FORMS}, got ${data.length} bytes that are none of these`);
-}
-
-function needPassphrase(where: string): TlsifyError {
-  return config(`${where}: the key is encrypted; expected a passphrase via --pass env:VAR|fd:N|file:PATH, got none`);
-}
-
-function keyProblem(err: NodeJS.ErrnoException, where: string, encrypted: boolean): TlsifyError {
-  if (encrypted && (err.code === 'ERR_OSSL_BAD_DECRYPT' || /bad decrypt/i.test(err.message))) {
-    return config(`${where}: the passphrase does not decrypt the key (wrong passphrase?)`);
-  }
-  return config(`${where}: expected ${KEY_FORMS}, got one OpenSSL cannot read (${err.code ?? err.message})`);
-}
-
-function pkcs12Problem(err: NodeJS.ErrnoException, hadPass: boolean): string {
-  const msg = err.message ?? '';
-  if (/mac verify failure/i.test(msg)) {
-    return hadPass ? 'the passphrase does not open it (MAC verify failure: wrong passphrase?)' : 'expected a passphrase via --pass env:VAR|fd:N|file:PATH: the file does not open without one (MAC verify failure)';
-  }
-  if (err.code === 'ERR_CRYPTO_UNSUPPORTED_OPERATION' || /unsupported/i.test(msg)) {
-    return (
-      'it uses algorithms OpenSSL 3 keeps in its legacy provider (RC2-40 or 3DES, the default of OpenSSL 1.x and older Windows exports); ' +
-      're-export it with AES: openssl pkcs12 -legacy -in OLD.p12 -nodes | openssl pkcs12 -export -out NEW.p12'
-    );
-  }
-  if (/wrong tag|asn1|header too long|not enough data/i.test(msg)) return `expected a PKCS#12 (PFX) file in DER, got something else (${msg})`;
-  return `cannot be used: ${msg}`;
-}
-
-/** The leaf node:tls took from a pfx. SecureContext's native getCertificate() is not in @types/node. */
-function secureContextLeaf(ctx: tls.SecureContext, where: string): Buffer {
-  const native = (ctx as unknown as { context?: { getCertificate?: () => Buffer | null } }).context;
-  const der = native?.getCertificate?.();
-  if (!Buffer.isBuffer(der)) throw new TlsifyError('internal', `${where}: node:tls loaded the file but did not give its certificate back (SecureContext.getCertificate)`);
-  return der;
-}
-
 function certWarnings(leaf: Cert, now: Date): string[] {
   const out: string[] = [];
   const eku = leaf.extKeyUsage;
@@ -388,15 +203,6 @@ function chainWarnings(chain: readonly Cert[]): string[] {
     }
   }
   return out;
-}
-
-function spkiOf(key: KeyObject): Buffer {
-  return createPublicKey(key).export({ type: 'spki', format: 'der' });
-}
-
-function toPem(der: Buffer): string {
-  const b64 = der.toString('base64').replace(/.{64}/g, '$&\n');
-  return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
 }
 
 function usage(message: string): TlsifyError {

@@ -19,7 +19,8 @@ import { codes } from '../../src/codes.ts';
 import { parseArgs, type ConnectConfig } from '../../src/config.ts';
 import { helpTexts } from '../../src/help.ts';
 import { isKeylogLine } from '../../src/tls/keylog.ts';
-import { bindingFor, decodeBlob, encodeBlob } from '../../src/tls/sessions.ts';
+import { bindingFor } from '../../src/tls/session-binding.ts';
+import { decodeBlob, encodeBlob } from '../../src/tls/session-blob.ts';
 import { fixturePki, serverOptions, type FixturePki } from '../helpers/pki.ts';
 import { runOnce, runTlsify, tlsPeer, type ControlLine, type Peer } from '../helpers/tlsify.ts';
 

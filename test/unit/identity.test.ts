@@ -11,7 +11,8 @@ import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { TlsifyError } from '../../src/codes.ts';
 import { issue, type Issued } from '../../src/pki/generate.ts';
-import { clientCertStatus, fingerprintOf, loadIdentities, tlsCredentials, type ClientIdentity, type IdentitySpecs } from '../../src/tls/identity.ts';
+import { clientCertStatus } from '../../src/tls/client-cert-status.ts';
+import { fingerprintOf, loadIdentities, tlsCredentials, type ClientIdentity, type IdentitySpecs } from '../../src/tls/identity.ts';
 import { fixturePki, serverOptions, type FixturePki } from '../helpers/pki.ts';
 
 let pki: FixturePki;

@@ -1,4 +1,4 @@
-// sessions.test.ts: resumption blobs (tls/sessions.ts): the binding digest and what changes it,
+// sessions.test.ts: resumption blobs (tls/session-binding.ts, session-blob.ts, sessions.ts): the binding digest and what changes it,
 // the strict versioned codec (with a mutation property test), when a blob may be offered, the
 // ticket gate that only a Verified opens, the re-check of a stored path against today's policy,
 // and the 0600 file store (atomic, one entry per binding, newest wins, bounded).
@@ -11,24 +11,10 @@ import { after, before, describe, test } from 'node:test';
 import { TlsifyError } from '../../src/codes.ts';
 import { parseArgs, type ConnectConfig } from '../../src/config.ts';
 import type { Log } from '../../src/log.ts';
-import {
-  BINDING_PARTS,
-  FileSessionStore,
-  MAX_BLOB_AGE_MS,
-  MAX_STORE_ENTRIES,
-  SessionBlobError,
-  STORE_HEADER,
-  TicketGate,
-  bindingFor,
-  bindingOf,
-  checkBlob,
-  decodeBlob,
-  encodeBlob,
-  parseResumeMode,
-  resumedEvidence,
-  type Binding,
-  type SessionBlob,
-} from '../../src/tls/sessions.ts';
+import { BINDING_PARTS, bindingFor, bindingOf, type Binding } from '../../src/tls/session-binding.ts';
+import { MAX_BLOB_AGE_MS, SessionBlobError, decodeBlob, encodeBlob, type SessionBlob } from '../../src/tls/session-blob.ts';
+import { FileSessionStore, MAX_STORE_ENTRIES, STORE_HEADER } from '../../src/tls/session-store.ts';
+import { TicketGate, checkBlob, parseResumeMode, resumedEvidence } from '../../src/tls/sessions.ts';
 import { loadPolicy } from '../../src/trust/load.ts';
 import { verifyPeer, type PeerEvidence, type Verified } from '../../src/trust/verify.ts';
 import { fixturePki, type FixturePki } from '../helpers/pki.ts';
