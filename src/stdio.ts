@@ -2,7 +2,7 @@
 // (even one socket as both 0 and 1), regular file, terminal or /dev/null. Asynchronous for
 // pipes and sockets, so a parent that stops reading stops us reading the peer, no more.
 import fs from 'node:fs';
-import net from 'node:net';
+import { socketOnFd } from './net/fd-socket.ts';
 import tty from 'node:tty';
 import { Writable, type Readable } from 'node:stream';
 
@@ -12,7 +12,7 @@ const CHUNK = 256 * 1024;
 export function plaintextIn(fd = 0): Readable {
   const stat = fs.fstatSync(fd);
   if (stat.isSocket() || stat.isFIFO()) {
-    return new net.Socket({ fd, readable: true, writable: false, allowHalfOpen: true });
+    return socketOnFd(fd, { readable: true, writable: false }, `fd ${fd} (plaintext in)`, 'local-io');
   }
   if (tty.isatty(fd)) return new tty.ReadStream(fd);
   return fs.createReadStream('', { fd, autoClose: false, highWaterMark: CHUNK });
@@ -21,7 +21,7 @@ export function plaintextIn(fd = 0): Readable {
 export function plaintextOut(fd = 1): Writable {
   const stat = fs.fstatSync(fd);
   if (stat.isSocket() || stat.isFIFO()) {
-    return new net.Socket({ fd, readable: false, writable: true, allowHalfOpen: true });
+    return socketOnFd(fd, { readable: false, writable: true }, `fd ${fd} (plaintext out)`, 'local-io');
   }
   if (tty.isatty(fd)) return new tty.WriteStream(fd);
   // Other character devices (/dev/null above all) take writes at once: write them directly

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import type { ReplyCode } from '../codes.ts';
 import net from 'node:net';
+import { socketOnFd } from '../net/fd-socket.ts';
 import { formatLine, LineSplitter, MAX_COMMAND_LINE, MAX_EVENT_LINE, parseLine, type Fields, type Line } from './frame.ts';
 
 export type CommandHandler = (line: Line) => void;
@@ -68,7 +69,8 @@ class StreamChannel implements ControlChannel {
   private handler: CommandHandler | undefined;
 
   constructor(fd: number, readable: boolean, private readonly onLost: (err: Error) => void) {
-    this.sock = new net.Socket({ fd, readable, writable: true, allowHalfOpen: true });
+    // A socket Node cannot stream on fd 3 is most likely one the parent leaked, not meant for us.
+    this.sock = socketOnFd(fd, { readable, writable: true }, `fd ${fd} (the control channel)`, 'usage', `; if fd ${fd} is not meant for tlsify, pass --control-fd none`);
     this.sock.on('error', (err) => this.lost(err));
     if (readable) {
       const splitter = new LineSplitter(MAX_COMMAND_LINE, (text) => this.line(text), (bytes) =>

@@ -4,6 +4,7 @@ import dns from 'node:dns/promises';
 import fs from 'node:fs';
 import net from 'node:net';
 import { TlsifyError } from '../codes.ts';
+import { socketOnFd } from './fd-socket.ts';
 
 export interface Transport {
   readonly socket: net.Socket;
@@ -95,7 +96,7 @@ export function adopt(fd: number, what = `--net-fd ${fd}`): Transport {
   if (!stat.isSocket()) {
     throw new TlsifyError('connect', `${what}: expected a connected socket, got ${kind(stat)}`);
   }
-  const socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+  const socket = socketOnFd(fd, { readable: true, writable: true }, what, 'connect');
   socket.setNoDelay(true);
   return describe(socket);
 }

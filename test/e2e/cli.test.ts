@@ -2,7 +2,7 @@
 // values and missing files, each with its documented exit status and an expected/got message.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { codes } from '../../src/codes.ts';
 import { TLSIFY } from '../helpers/tlsify.ts';
 
@@ -113,4 +113,25 @@ test('on a terminal the log is one plain line, not JSON', (t) => {
   const r = spawnSync('script', ['-qc', `${TLSIFY} connect no-such-host.invalid:443 </dev/null`, '/dev/null'], { encoding: 'utf8' });
   assert.match(r.stdout, /^tlsify: error: cannot resolve 'no-such-host\.invalid': \w+ \(code=resolve exit=4\)\r?\n/);
   assert.doesNotMatch(r.stdout, /"level"/);
+});
+
+describe('an inherited socket Node cannot stream (a datagram socketpair, as socat leaks on fd 3)', () => {
+  // Python puts one end of an AF_UNIX SOCK_DGRAM socketpair on fd 3, then execs tlsify.
+  const withDgramOn3 = (args: readonly string[]) =>
+    spawnSync('python3', ['-c', 'import os, socket, sys\na, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\nif a.fileno() != 3: os.dup2(a.fileno(), 3)\nos.set_inheritable(3, True)\nos.execv(sys.argv[1], sys.argv[1:])', TLSIFY, ...args], { encoding: 'utf8', input: '' });
+
+  test('as the default control channel: exit 2, naming fd 3 and --control-fd none; no crash', (t) => {
+    if (spawnSync('python3', ['-V']).error) return void t.skip('python3 is not installed');
+    const r = withDgramOn3(['connect', '127.0.0.1:1']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /fd 3 \(the control channel\): expected a stream socket, got a socket that is not a stream .*--control-fd none/);
+    assert.doesNotMatch(r.stderr, /internal|Unsupported fd type/);
+  });
+
+  test('as --net-fd: exit 5 (connect), naming --net-fd 3', (t) => {
+    if (spawnSync('python3', ['-V']).error) return void t.skip('python3 is not installed');
+    const r = withDgramOn3(['connect', 'localhost', '--net-fd', '3', '--control-fd', 'none']);
+    assert.equal(r.status, 5, r.stderr);
+    assert.match(r.stderr, /--net-fd 3: expected a stream socket/);
+  });
 });
