@@ -109,6 +109,9 @@ function keyProblem(err: NodeJS.ErrnoException, where: string, encrypted: boolea
   if (encrypted && (err.code === 'ERR_OSSL_BAD_DECRYPT' || /bad decrypt/i.test(err.message))) {
     return config(`${where}: the passphrase does not decrypt the key (wrong passphrase?)`);
   }
+  // A wrong passphrase leaves valid CBC padding about once in 256 tries: then OpenSSL fails
+  // decoding the garbage (ERR_OSSL_UNSUPPORTED, a wrong ASN.1 tag) instead of 'bad decrypt'.
+  if (encrypted) return config(`${where}: the passphrase does not decrypt the key (wrong passphrase? the decrypted bytes are not a key: ${err.code ?? err.message})`);
   return config(`${where}: expected ${KEY_FORMS}, got one OpenSSL cannot read (${err.code ?? err.message})`);
 }
 

@@ -3,7 +3,7 @@
 // their messages, one identity per OpenSSL key slot, and which certificate a real handshake sent.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash, createPrivateKey } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { TlsifyError } from '../../src/codes.ts';
 import { issue, type Issued } from '../../src/pki/generate.ts';
 import { clientCertStatus } from '../../src/tls/client-cert-status.ts';
 import { fingerprintOf, loadIdentities, tlsCredentials, type ClientIdentity, type IdentitySpecs } from '../../src/tls/identity.ts';
+import { privateKey } from '../../src/tls/identity-keys.ts';
 import { fixturePki, serverOptions, type FixturePki } from '../helpers/pki.ts';
 
 let pki: FixturePki;
@@ -280,4 +281,20 @@ describe('against a real node:tls server (the facts clientCertStatus relies on)'
       assert.equal(got.identity!.fingerprint, asked.seen);
     });
   }
+});
+
+test('a wrong passphrase that happens to leave valid CBC padding still reads as a wrong passphrase', () => {
+  const { privateKey: pem } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const encrypted = Buffer.from(pem.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'right' }) as string);
+  // About one wrong passphrase in 256 decrypts to valid padding; OpenSSL then fails decoding, not decrypting.
+  let odd: string | undefined;
+  for (let i = 0; i < 5000 && odd === undefined; i++) {
+    try {
+      createPrivateKey({ key: encrypted, format: 'pem', passphrase: `wrong${i}` });
+    } catch (err) {
+      if (!/bad decrypt/i.test((err as Error).message)) odd = `wrong${i}`;
+    }
+  }
+  assert.ok(odd, 'no wrong passphrase in 5000 left valid padding');
+  assert.throws(() => privateKey(encrypted, Buffer.from(odd!), '--key k.pem'), (err: unknown) => err instanceof TlsifyError && err.code === 'config' && /--key k\.pem: the passphrase does not decrypt the key/.test(err.message));
 });
