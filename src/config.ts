@@ -69,7 +69,7 @@ export interface AcceptConfig {
   /** Where the key passphrase comes from: env:VAR, fd:N or file:PATH, never argv. */
   readonly pass: string | undefined;
   /** --sni NAME=CERT,KEY: certificates chosen by the client's SNI. */
-  readonly sni: readonly { readonly name: string; readonly cert: string; readonly key: string }[];
+  readonly sni: readonly SniCert[];
   readonly alpn: readonly string[];
   readonly minTls: 'TLSv1.2' | 'TLSv1.3';
   readonly ocspStaple: string | undefined;
@@ -100,9 +100,18 @@ export type Command =
   | { readonly kind: 'pin'; readonly config: PinConfig };
 
 /** What the launcher (bin/tlsify) saw before Node started: which inherited fds were open. */
+/** --sni NAME=CERT,KEY: the certificate served to clients that ask for NAME. */
+export interface SniCert {
+  readonly name: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
 export interface LaunchFacts {
   /** Undefined when tlsify was started without the launcher: then no fd is assumed open. */
   readonly openFds: ReadonlySet<number> | undefined;
+  /** A daemon request: commands (--hold's accept/reject) come on the client's own socket, not an fd. */
+  readonly controlInBand?: boolean;
 }
 
 const commandList = commands.join(', ');

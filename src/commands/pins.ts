@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { isIP } from 'node:net';
 import { TlsifyError } from '../codes.ts';
 import { StoreFormatError, formatEntry, parseStore, parseTarget, serializeStore, VERSION_LINE } from '../pinstore/format.ts';
-import { describe, entriesOf, entryKey, formatTarget, removeWhere, upsert, upsertAll, type PinEntry, type StoreDoc } from '../pinstore/doc.ts';
+import { describe, entriesOf, entryKey, formatTarget, newEntry, removeWhere, upsert, upsertAll, type PinEntry, type StoreDoc } from '../pinstore/doc.ts';
 import { parseStoreSpec, type StoreSpec } from '../pinstore/location.ts';
 import { isActive, isLive, normalizeHost } from '../pinstore/policy.ts';
 import { openPinStore } from '../pinstore/store.ts';
@@ -181,22 +181,12 @@ function addEntry(p: Parsed, now: Date): PinEntry {
   const expires = typeof expiresText === 'string' ? parseWhen(expiresText, t) : undefined;
   const reportUri = p.flags.get('report-uri');
   const service = p.flags.get('service');
-  const entry: PinEntry = Object.freeze({
-    host,
-    port,
-    service: typeof service === 'string' ? service.toLowerCase() : undefined,
-    source: 'static',
-    pins,
-    mode: p.flags.has('report-only') ? ('report-only' as const) : ('enforce' as const),
+  const entry = newEntry({ host, port, service: typeof service === 'string' ? service.toLowerCase() : undefined, source: 'static', pins }, t, {
+    mode: p.flags.has('report-only') ? 'report-only' : 'enforce',
     includeSubDomains: p.flags.has('include-subdomains'),
-    firstSeen: t,
     lastSeen: undefined,
-    activeUntil: undefined,
     expires,
     reportUri: typeof reportUri === 'string' ? reportUri : undefined,
-    tackId: undefined,
-    minGeneration: undefined,
-    extra: Object.freeze([]),
   });
   validate(entry, 'add');
   return entry;

@@ -27,7 +27,7 @@ export function connectConfig(args: string[], flags: Flags, facts: LaunchFacts):
   if (netFd !== undefined && netFd === controlFd) throw usage(`--net-fd and --control-fd name the same fd ${netFd}`);
   const hold = flags.bool('hold');
   if (!hold && flags.given('hold-timeout')) throw usage('--hold-timeout goes with --hold');
-  if (hold && controlFd === undefined) throw usage('--hold waits for accept or reject on the control channel, but there is none (pass fd 3, or --control-fd N)');
+  if (hold && controlFd === undefined && !facts.controlInBand) throw usage('--hold waits for accept or reject on the control channel, but there is none (pass fd 3, or --control-fd N)');
   const certs = flags.list('cert', 'a certificate file (PEM or DER, leaf first)');
   const keys = flags.list('key', 'a private key file, or fd:N');
   if (certs.length !== keys.length) throw usage(`--cert and --key come in pairs: got ${certs.length} --cert and ${keys.length} --key`);

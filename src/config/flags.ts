@@ -60,7 +60,7 @@ export function asUsage<T>(flag: string, parse: () => T): T {
 }
 
 /** A timeout option's value: seconds above 0 and at most a day, as whole milliseconds. */
-export function secondsToMs(flag: string, v: string): number {
+function secondsToMs(flag: string, v: string): number {
   if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0 || Number(v) > 86400) {
     throw usage(`${flag}: expected seconds, a number above 0 and at most 86400, got '${v}'`);
   }

@@ -2,7 +2,6 @@
 // ConnectConfig, or a usage error. Pure. Only options that are safe for a socket peer pass.
 import { TlsifyError } from '../codes.ts';
 import { parseArgs, type ConnectConfig } from '../config.ts';
-import { secondsToMs } from '../config/flags.ts';
 import { unescapeValue } from '../control/frame.ts';
 
 export interface ConnectRequest {
@@ -76,8 +75,6 @@ export function parseRequest(text: string, rules: RequestRules = noRules): Reque
   let ramResume = false;
   let identity: string | undefined;
   let sendFd = false;
-  let hold = false;
-  let holdTimeout: string | undefined;
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const t = args[i]!;
@@ -90,28 +87,25 @@ export function parseRequest(text: string, rules: RequestRules = noRules): Reque
       throw usage(`option '${t.split('=')[0]}' is not allowed over the daemon socket: expected one of --${SAFE_OPTIONS.join(', --')} (options that name files or fds are for the daemon's own command line)`);
     }
     // The daemon's own forms: they change what the connection uses, not what connect parses.
-    if (name === 'resume' || name === 'identity' || name === 'hold-timeout') {
+    if (name === 'resume' || name === 'identity') {
       const { value, next } = valueOf(t, args, i);
       i = next;
       if (name === 'resume') {
         if (value === 'ram') ramResume = true;
         else if (value !== 'off') throw usage(`--resume: over the daemon socket expected ram or off, got '${value ?? ''}'`);
-      } else if (name === 'identity') {
+      } else {
         if (identity !== undefined) throw usage('--identity given twice; expected one name');
         if (value === undefined || !rules.identities.has(value)) {
           const known = [...rules.identities].join(', ');
           throw usage(`--identity: expected one of the daemon's identities (${known || 'it has none: start it with --identity NAME=CERT,KEY'}), got '${value ?? ''}'`);
         }
         identity = value;
-      } else {
-        holdTimeout = value ?? '';
       }
       continue;
     }
-    if (name === 'hold' || name === 'send-fd') {
-      if (t.includes('=')) throw usage(`--${name} takes no value, got '${t}'`);
-      if (name === 'hold') hold = true;
-      else sendFd = true;
+    if (name === 'send-fd') {
+      if (t.includes('=')) throw usage(`--send-fd takes no value, got '${t}'`);
+      sendFd = true;
       continue;
     }
     if (name === 'tofu' && !rules.pinWrites) {
@@ -119,19 +113,16 @@ export function parseRequest(text: string, rules: RequestRules = noRules): Reque
     }
     rest.push(t);
   }
-  if (holdTimeout !== undefined && !hold) throw usage('--hold-timeout goes with --hold');
-  // --hold is connect's, but its accept/reject come in-band here (§3.3), not on a control fd.
-  const holdMs = hold ? secondsToMs('--hold-timeout', holdTimeout ?? '30') : undefined;
   // No fds are open for a request: --net-fd and --control-fd cannot even be named. With
   // --send-fd, connect parses as with --net-fd (the port is optional); the fd comes later.
-  const command = parseArgs(['connect', ...rest, ...(sendFd ? ['--net-fd', '3'] : [])], { openFds: new Set(sendFd ? [3] : []) });
+  // --hold's accept and reject come in-band (§3.3).
+  const command = parseArgs(['connect', ...rest, ...(sendFd ? ['--net-fd', '3'] : [])], { openFds: new Set(sendFd ? [3] : []), controlInBand: true });
   if (command.kind !== 'connect') throw usage('request: expected connect HOST:PORT [options]');
   let cfg = command.config;
   for (const set of cfg.policy.caSets) {
     if (!SAFE_CA_SETS.has(set.kind)) throw usage(`--ca-set: over the daemon socket expected system|bundled|system-no-local|none|@NAME, got a ${set.kind}: path`);
   }
   if (cfg.pinStore.kind !== 'default' && cfg.pinStore.kind !== 'none') throw usage("--pin-store: over the daemon socket only none is allowed (the default is the daemon's own store)");
-  if (holdMs !== undefined) cfg = Object.freeze({ ...cfg, holdMs });
   // Until conn.ts puts the received descriptor here, an fd that fstat refuses: never one of ours.
   if (sendFd) cfg = Object.freeze({ ...cfg, netFd: -1, controlFd: undefined });
   return { kind: 'connect', config: cfg, ramResume, identity, sendFd };

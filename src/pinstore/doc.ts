@@ -35,6 +35,32 @@ export interface PinEntry {
 }
 
 /**
+ * A new entry: what its source sets (host, port, service, source, pins) and what it changes
+ * from the defaults of a plain enforced pin seen first and last at `t`. Frozen.
+ */
+export function newEntry(
+  base: Pick<PinEntry, 'host' | 'port' | 'service' | 'source' | 'pins'>,
+  t: Date,
+  changes: Partial<Omit<PinEntry, 'host' | 'port' | 'service' | 'source' | 'pins'>> = {},
+): PinEntry {
+  return Object.freeze({
+    ...base,
+    pins: Object.freeze([...base.pins]),
+    mode: 'enforce' as const,
+    includeSubDomains: false,
+    firstSeen: t,
+    lastSeen: t,
+    activeUntil: undefined,
+    expires: undefined,
+    reportUri: undefined,
+    tackId: undefined,
+    minGeneration: undefined,
+    extra: Object.freeze([]),
+    ...changes,
+  });
+}
+
+/**
  * One line of a store. An entry read from a file keeps its text, written back byte for byte
  * while the entry is unchanged: hand edits and spacing survive, and a rewrite of a large store
  * formats only the lines that changed.

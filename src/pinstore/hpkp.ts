@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import type { Pin } from '../trust/policy.ts';
 import { formatTime } from './format.ts';
-import { entriesOf, entryKey, pinFromText, removeWhere, upsert, type PinEntry, type StoreDoc } from './doc.ts';
+import { entriesOf, entryKey, newEntry, pinFromText, removeWhere, upsert, type PinEntry, type StoreDoc } from './doc.ts';
 import { normalizeHost } from './policy.ts';
 
 /** RFC 7469 §4.1 suggests 60 days as the balance; tlsify caps max-age there unless told otherwise. */
@@ -198,21 +198,11 @@ export function decideHpkp(doc: StoreDoc, input: HpkpInput): { outcome: HpkpOutc
   const maxAge = Math.min(h.maxAge, input.maxAgeCap);
   const t = new Date(Math.floor(input.now.getTime() / 1000) * 1000);
   // §2.5: the newest valid header replaces pins, expiry and report-uri exactly.
-  const entry: PinEntry = Object.freeze({
-    host,
-    port: undefined,
-    service: undefined,
-    source: 'hpkp',
-    pins: h.pins,
-    mode: 'enforce' as const,
+  const entry = newEntry({ host, port: undefined, service: undefined, source: 'hpkp', pins: h.pins }, t, {
     includeSubDomains: h.includeSubDomains,
     firstSeen: current?.firstSeen ?? t,
-    lastSeen: t,
-    activeUntil: undefined,
     expires: new Date(t.getTime() + maxAge * 1000),
     reportUri: h.reportUri,
-    tackId: undefined,
-    minGeneration: undefined,
     extra: current?.extra ?? Object.freeze([]),
   });
   return { outcome: { kind: 'noted', entry, maxAge, capped: maxAge < h.maxAge, replaced: current !== undefined }, next: upsert(doc, entry) };

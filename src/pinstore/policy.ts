@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import type { Pin } from '../trust/policy.ts';
 import { formatTime } from './format.ts';
-import { describe, entriesOf, entryKey, formatTarget, pinFromText, upsert, type PinEntry, type StoreDoc } from './doc.ts';
+import { describe, entriesOf, entryKey, formatTarget, newEntry, pinFromText, upsert, type PinEntry, type StoreDoc } from './doc.ts';
 
 /** The connection a lookup is for. `service` narrows to entries without one or with the same. */
 export interface Scope {
@@ -186,23 +186,7 @@ export function decideTofu(doc: StoreDoc, scope: Scope, pathPins: readonly strin
 function fresh(host: string, scope: Scope, pathPins: readonly string[], t: Date): PinEntry {
   // The leaf's key and the anchor's (the last on the validated path), as the issue asks.
   const texts = [...new Set([pathPins[0]!, pathPins[pathPins.length - 1]!])];
-  return Object.freeze({
-    host,
-    port: scope.port,
-    service: scope.service,
-    source: 'tofu',
-    pins: Object.freeze(texts.map(pinFromText)),
-    mode: 'enforce' as const,
-    includeSubDomains: false,
-    firstSeen: t,
-    lastSeen: t,
-    activeUntil: undefined,
-    expires: undefined,
-    reportUri: undefined,
-    tackId: undefined,
-    minGeneration: undefined,
-    extra: Object.freeze([]),
-  });
+  return newEntry({ host, port: scope.port, service: scope.service, source: 'tofu', pins: texts.map(pinFromText) }, t);
 }
 
 function reject(entry: PinEntry | undefined, reason: 'no-entry' | 'active-pin-mismatch' | 'unknown-key', message: string): TofuResult {

@@ -13,7 +13,7 @@
 //   record therefore lives as long as one of its name records; §5.3.6 lets a client drop a key
 //   record that no name record references.
 import type { Fields } from '../control/frame.ts';
-import { entriesOf, formatTarget, removeWhere, upsert, type PinEntry, type StoreDoc, type StoreLine } from './doc.ts';
+import { entriesOf, formatTarget, newEntry, removeWhere, upsert, type PinEntry, type StoreDoc, type StoreLine } from './doc.ts';
 import { formatTime } from './format.ts';
 import { MAX_ACTIVE_MS, isActive, lookup, normalizeHost, type Scope } from './policy.ts';
 
@@ -156,22 +156,9 @@ function unchanged(entry: PinEntry | undefined, why: string, outcome: TackOutcom
 /** A new inactive pin; its key record is reused when one exists (§5.3.4 step 1). */
 function fresh(doc: StoreDoc, scope: Scope, k: TackKeyFacts, t: Date): PinEntry {
   const held = keyMinGeneration(doc, k.keyId);
-  return Object.freeze({
-    host: normalizeHost(scope.host),
-    port: scope.port,
-    service: scope.service,
-    source: TACK_SOURCE,
-    pins: Object.freeze([]),
-    mode: 'enforce' as const,
-    includeSubDomains: false,
-    firstSeen: t,
-    lastSeen: t,
-    activeUntil: undefined,
-    expires: undefined,
-    reportUri: undefined,
+  return newEntry({ host: normalizeHost(scope.host), port: scope.port, service: scope.service, source: TACK_SOURCE, pins: [] }, t, {
     tackId: k.keyId,
     minGeneration: Math.max(held ?? 0, k.minGeneration),
-    extra: Object.freeze([]),
   });
 }
 

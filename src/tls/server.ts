@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import { domainToASCII } from 'node:url';
 import { TlsifyError } from '../codes.ts';
-import type { ServerCredential } from '../config.ts';
+import type { ServerCredential, SniCert } from '../config.ts';
 import type { Transport } from '../net/dial.ts';
 import { readFd, readPrivateFile, type SecretOptions } from '../secret.ts';
 import { parseCertificate, type Cert } from '../trust/cert.ts';
@@ -23,7 +23,7 @@ export interface ServerOptions {
   readonly pkcs12: readonly string[];
   /** The --pass secret, already read (an fd can be read only once); it opens every key. */
   readonly passphrase: Buffer | undefined;
-  readonly sni: readonly { readonly name: string; readonly cert: string; readonly key: string }[];
+  readonly sni: readonly SniCert[];
   readonly alpn: readonly string[];
   readonly minTls: 'TLSv1.2' | 'TLSv1.3';
   readonly ocspStaple: string | undefined;

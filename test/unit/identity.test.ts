@@ -10,6 +10,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { TlsifyError } from '../../src/codes.ts';
+import { fails } from '../helpers/fails.ts';
 import { issue, type Issued } from '../../src/pki/generate.ts';
 import { clientCertStatus } from '../../src/tls/client-cert-status.ts';
 import { fingerprintOf, loadIdentities, tlsCredentials, type ClientIdentity, type IdentitySpecs } from '../../src/tls/identity.ts';
@@ -39,15 +40,6 @@ function write(name: string, content: string | Buffer, mode = 0o600): string {
 const specs = (s: Partial<IdentitySpecs>): IdentitySpecs => ({ certs: [], keys: [], pkcs12: [], passes: [], ...s });
 const client = () => pki.clientOnly;
 const sha256hex = (der: Buffer) => 'sha256:' + createHash('sha256').update(der).digest('hex');
-
-function fails(fn: () => unknown, code: string, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof TlsifyError, String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 describe('--cert with --key', () => {
   test('PEM leaf + chain and a PKCS#8 key: fingerprint of the leaf DER, no warnings for a clientAuth leaf', () => {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { TlsifyError } from '../../src/codes.ts';
+import { fails } from '../helpers/fails.ts';
 import { assertPrivate, checkSecretSpec, describeSecret, readSecret } from '../../src/secret.ts';
 import { isKeylogLine, keylogTarget, openKeylog } from '../../src/tls/keylog.ts';
 
@@ -21,15 +22,6 @@ function file(name: string, content: string | Buffer, mode = 0o600): string {
   fs.writeFileSync(p, content);
   fs.chmodSync(p, mode);
   return p;
-}
-
-function fails(fn: () => unknown, code: string, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof TlsifyError, String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, message);
-    return true;
-  });
 }
 
 describe('readSecret: env:VAR', () => {
